@@ -1,0 +1,95 @@
+"""The backend's command line: `python -m backend COMMAND ...` (`--help` on any command says more).
+
+Commands import their modules lazily, so `convert` or `plot` never pay for torch or librosa start-up.
+A user-caused problem (an `AdaMeshError`) ends in one clear line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from backend.errors import AdaMeshError
+
+
+def run_synth(args: argparse.Namespace) -> None:
+    from backend.synth.corpus import CorpusSpec, build_corpus
+
+    spec = CorpusSpec(
+        minutes=args.minutes,
+        seed=args.seed,
+        speakers=args.speakers,
+        fps=args.fps,
+        split=args.split,
+        engines=tuple(args.engines.split(",")),
+    )
+    build_corpus(args.out, spec, workers=args.workers)
+
+
+def run_convert(args: argparse.Namespace) -> None:
+    from backend.clips.trackers import convert_tracker_file
+
+    clip = convert_tracker_file(args.tracker, args.input, args.out, fps=args.fps)
+    print(f"wrote {args.out}: {clip.n_frames} frames at {clip.fps:g} fps, {len(clip.expression_names)} channels")
+
+
+def run_plot(args: argparse.Namespace) -> None:
+    from backend.clips import load_clip
+    from backend.plot import plot_clip
+    from backend.synth.phones import load_timeline
+
+    audio = None
+    if args.audio:
+        from backend.audio.decode import load_audio
+
+        audio = load_audio(args.audio)
+    phones = load_timeline(args.phones) if args.phones else None
+    out = plot_clip(load_clip(args.clip), args.out, audio=audio, phones=phones, title=args.title)
+    print(f"wrote {out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m backend", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synth = commands.add_parser("synth", help="build a synthetic corpus: speech, phone timelines, motion clips")
+    synth.add_argument("--out", required=True, help="corpus folder (created; must be empty or absent)")
+    synth.add_argument("--minutes", type=float, required=True, help="minutes of speech to generate")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--speakers", type=int, default=12, help="synthetic speakers, each a voice and a style")
+    synth.add_argument("--fps", type=float, default=25.0, help="frame rate of the motion clips (models use 25)")
+    synth.add_argument("--split", choices=("train", "test"), default="train",
+                       help="test draws voices and sentences disjoint from train, for held-out evaluation")
+    synth.add_argument("--engines", default="espeak,festival", help="comma-separated: espeak, festival")
+    synth.add_argument("--workers", type=int, default=2, help="parallel processes")
+    synth.set_defaults(run=run_synth)
+
+    convert = commands.add_parser("convert", help="turn a face tracker's output into a motion clip")
+    convert.add_argument("--from", dest="tracker", required=True, choices=("vhap", "deca", "smirk"))
+    convert.add_argument("input", help="the tracker's file (or folder of per-frame files)")
+    convert.add_argument("--out", required=True, help="motion clip to write (.npz)")
+    convert.add_argument("--fps", type=float, required=True, help="frame rate of the tracked video")
+    convert.set_defaults(run=run_convert)
+
+    plot = commands.add_parser("plot", help="draw a motion clip over its audio and phones")
+    plot.add_argument("clip", help="motion clip (.npz)")
+    plot.add_argument("--audio", help="the clip's audio, drawn as a waveform")
+    plot.add_argument("--phones", help="phone timeline (.json, [{phone, start, end}])")
+    plot.add_argument("--title")
+    plot.add_argument("--out", required=True, help="image to write (.png)")
+    plot.set_defaults(run=run_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except AdaMeshError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""`python -m backend plot`: a motion clip drawn over its audio, for eyes rather than numbers.
+
+Four rows share one time axis: the waveform with the phone timeline (bilabials and open vowels coloured, since
+those are what lip sync is judged on), the most active expression channels, the jaw opening, and the head angles.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from backend.clips import MotionClip
+from backend.synth.phones import BILABIALS, OPEN_VOWELS, SILENCE, Phone
+
+MAX_CHANNEL_LINES = 8
+
+
+def plot_clip(
+    clip: MotionClip,
+    out_path: str | Path,
+    audio: np.ndarray | None = None,
+    sample_rate: int = 16000,
+    phones: list[Phone] | None = None,
+    title: str | None = None,
+) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    times = np.arange(clip.n_frames) / clip.fps
+    rows = 4 if audio is not None or phones else 3
+    fig, axes = plt.subplots(rows, 1, figsize=(12, 2.2 * rows + 0.6), sharex=True, constrained_layout=True)
+    axes = list(axes)
+    if rows == 4:
+        draw_audio_and_phones(axes.pop(0), audio, sample_rate, phones)
+    draw_channels(axes[0], times, clip)
+    axes[1].plot(times, np.degrees(clip.jaw[:, 0]), color="tab:red")
+    axes[1].set_ylabel("jaw open (deg)")
+    for column, (label, colour) in enumerate((("nod x", "tab:blue"), ("turn y", "tab:green"), ("tilt z", "tab:purple"))):
+        axes[2].plot(times, np.degrees(clip.head[:, column]), label=label, color=colour)
+    axes[2].set_ylabel("head (deg)")
+    axes[2].legend(loc="upper right", fontsize=7, ncol=3)
+    axes[2].set_xlabel("time (s)")
+    fig.suptitle(title or f"{clip.n_frames} frames at {clip.fps:g} fps", fontsize=10)
+    return save_figure_atomically(fig, Path(out_path))
+
+
+def draw_audio_and_phones(ax, audio: np.ndarray | None, sample_rate: int, phones: list[Phone] | None) -> None:
+    if audio is not None:
+        ax.plot(np.arange(len(audio)) / sample_rate, audio, color="0.55", linewidth=0.4)
+    for phone in phones or []:
+        if phone.phone == SILENCE:
+            continue
+        colour = "tab:red" if phone.phone in BILABIALS else "tab:orange" if phone.phone in OPEN_VOWELS else None
+        if colour:
+            ax.axvspan(phone.start, phone.end, color=colour, alpha=0.25, linewidth=0)
+        ax.text((phone.start + phone.end) / 2, 0.92, phone.phone, transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=6, color=colour or "0.2")
+    ax.set_ylabel("audio")
+    ax.set_title("phones: red = P B M (lips must close), orange = open vowels (jaw must open)", fontsize=8, loc="left")
+
+
+def draw_channels(ax, times: np.ndarray, clip: MotionClip) -> None:
+    """Only the channels that move the most, so a 100-channel FLAME clip stays readable."""
+    spread = clip.expression.max(axis=0) - clip.expression.min(axis=0)
+    for index in np.argsort(spread)[::-1][:MAX_CHANNEL_LINES]:
+        ax.plot(times, clip.expression[:, index], label=clip.expression_names[index], linewidth=1)
+    ax.set_ylabel("expression")
+    ax.legend(loc="upper right", fontsize=6, ncol=4)
+
+
+def save_figure_atomically(fig, out_path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=out_path.parent, suffix=out_path.suffix)
+    os.close(handle)
+    try:
+        fig.savefig(temp, dpi=110)
+        os.replace(temp, out_path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return out_path

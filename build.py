@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""The one entry point a newcomer needs.
+
+    python build.py setup    make .venv (pinned requirements) and install the speech engines when possible
+    python build.py test     setup, then run the whole test suite
+    python build.py demo     setup, then run the demo (what exists of it so far)
+
+Set-up is idempotent: the venv is reinstalled only when a requirements file changes (a hash stamp), so the
+second run costs a second. Standard library only: this file runs before any dependency exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+REQUIREMENTS = ROOT / "requirements" / "dev.txt"
+STAMP = VENV / ".adamesh-requirements.sha256"
+
+# bpy 5.0.1, the Blender module the add-on is tested in, exists only for CPython 3.11 (bpy 5.1+ needs 3.13).
+PYTHON_VERSION = (3, 11)
+
+# Debian packages of the synthetic corpus's speech engines: libespeak-ng for phoneme-timed formant speech,
+# Festival and three voices built from real recordings (DESIGN.md section 6).
+SYSTEM_PACKAGES = {
+    "espeak-ng": "espeak-ng",
+    "libespeak-ng1": "libespeak-ng1",
+    "festival": "festival",
+    "festvox-kallpc16k": "kal_diphone voice",
+    "festvox-kdlpc16k": "ked_diphone voice",
+    "festvox-us-slt-hts": "cmu_us_slt_arctic_hts voice",
+}
+
+
+def log(message: str) -> None:
+    print(f"[build] {message}", flush=True)
+
+
+def venv_python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def requirements_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "requirements").glob("*.txt")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def find_python311() -> str:
+    if sys.version_info[:2] == PYTHON_VERSION:
+        return sys.executable
+    for name in ("python3.11", "python3"):
+        found = shutil.which(name)
+        if found:
+            version = subprocess.run(
+                [found, "-c", "import sys; print(sys.version_info[:2] == (3, 11))"], capture_output=True, text=True
+            ).stdout.strip()
+            if version == "True":
+                return found
+    sys.exit(
+        "[build] Python 3.11 is required (bpy 5.0.1, the Blender module the tests use, exists only for 3.11); "
+        f"this is {sys.version.split()[0]}. Install python3.11 and run `python3.11 build.py ...`."
+    )
+
+
+def missing_system_packages() -> list[str]:
+    if not shutil.which("dpkg-query"):
+        return []
+    missing = []
+    for package in SYSTEM_PACKAGES:
+        status = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True
+        ).stdout
+        if "install ok installed" not in status:
+            missing.append(package)
+    return missing
+
+
+def ensure_system_packages() -> None:
+    missing = missing_system_packages()
+    if not missing:
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        log(f"installing Debian packages: {' '.join(missing)}")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+        result = subprocess.run(["apt-get", "install", "-y", "-qq", *missing], env=env)
+        if result.returncode == 0:
+            return
+    log(
+        f"cannot install {', '.join(missing)} (needs apt-get as root); the corpus falls back to the engines "
+        "present and the tests that need the missing ones are skipped with the reason"
+    )
+
+
+def ensure_venv() -> None:
+    digest = requirements_digest()
+    if venv_python().exists() and STAMP.exists() and STAMP.read_text() == digest:
+        return
+    started = time.monotonic()
+    if not venv_python().exists():
+        log(f"creating {VENV.relative_to(ROOT)}")
+        python = find_python311()
+        if python == sys.executable:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        else:
+            subprocess.run([python, "-m", "venv", str(VENV)], check=True)
+    log("installing pinned requirements (first time: torch, bpy and librosa, a few minutes)")
+    subprocess.run(
+        [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(REQUIREMENTS)],
+        check=True,
+    )
+    STAMP.write_text(digest)
+    log(f"environment ready in {time.monotonic() - started:.0f} s")
+
+
+def setup() -> None:
+    ensure_system_packages()
+    ensure_venv()
+
+
+def run_in_venv(*args: str) -> int:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([str(venv_python()), *args], cwd=ROOT, env=env).returncode
+
+
+def command_setup(_: argparse.Namespace, extra: list[str]) -> int:
+    setup()
+    return 0
+
+
+def command_test(_: argparse.Namespace, extra: list[str]) -> int:
+    setup()
+    # -rs prints why each skipped test was skipped (a missing speech engine, for example).
+    return run_in_venv("-m", "pytest", "tests", "-q", "-rs", *extra)
+
+
+def command_demo(_: argparse.Namespace, extra: list[str]) -> int:
+    setup()
+    return run_in_venv(str(ROOT / "scripts" / "demo.py"), *extra)
+
+
+COMMANDS = {"setup": command_setup, "test": command_test, "demo": command_demo}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    args, extra = parser.parse_known_args()
+    return COMMANDS[args.command](args, extra)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
