@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.set_defaults(run=run_synth)
 
     convert = commands.add_parser("convert", help="turn a face tracker's output into a motion clip")
-    convert.add_argument("--from", dest="tracker", required=True, choices=("vhap", "deca", "smirk"))
+    convert.add_argument("--from", dest="tracker", required=True, choices=("vhap", "deca", "smirk"),
+                         help="vhap: tracked_flame_params*.npz; deca: DECA/EMOCA/SPECTRE exp+pose; smirk: SMIRK outputs")
     convert.add_argument("input", help="the tracker's file (or folder of per-frame files)")
     convert.add_argument("--out", required=True, help="motion clip to write (.npz)")
     convert.add_argument("--fps", type=float, required=True, help="frame rate of the tracked video")

@@ -6,13 +6,12 @@ those are what lip sync is judged on), the most active expression channels, the 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from backend.clips import MotionClip
+from backend.files import write_atomically
 from backend.synth.phones import BILABIALS, OPEN_VOWELS, SILENCE, Phone
 
 MAX_CHANNEL_LINES = 8
@@ -77,13 +76,8 @@ def save_figure_atomically(fig, out_path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=out_path.parent, suffix=out_path.suffix)
-    os.close(handle)
     try:
-        fig.savefig(temp, dpi=110)
-        os.replace(temp, out_path)
+        write_atomically(out_path, lambda f: fig.savefig(f, dpi=110, format=out_path.suffix.lstrip(".") or "png"))
     finally:
         plt.close(fig)
-        if os.path.exists(temp):
-            os.unlink(temp)
     return out_path

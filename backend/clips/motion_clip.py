@@ -6,7 +6,6 @@ a clip can never run code.
 
 import dataclasses
 import os
-import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from backend.errors import ClipError
+from backend.files import write_atomically
 
 SUPPORTED_FORMATS = ("adamesh-motion/1",)
 
@@ -92,7 +92,7 @@ def _check_array_shape(key: str, array: object, columns: int | None) -> None:
     if not isinstance(array, np.ndarray):
         raise ClipError(f"{key} must be a numpy array of shape {expected}, got {type(array).__name__}")
     if array.dtype.kind != "f":
-        raise ClipError(f"{key} must hold floats, got dtype {array.dtype}")
+        raise ClipError(f"{key} must hold floats, got {array.dtype}")
     if array.ndim != 2 or (columns is not None and array.shape[1] != columns):
         raise ClipError(f"{key} has shape {array.shape}, expected {expected}")
 
@@ -125,18 +125,6 @@ def save_clip(clip: MotionClip, path: str | os.PathLike) -> None:
     write_atomically(path, lambda f: np.savez(f, **payload))
 
 
-def write_atomically(path: Path, write) -> None:
-    """Call write(binary_file) on a temp file beside `path`, then os.replace it onto `path`."""
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as temp_file:
-            write(temp_file)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def load_clip(path: str | os.PathLike) -> MotionClip:
     """Read and validate a clip; any problem is a ClipError that names the file."""
     path = Path(path)
@@ -151,14 +139,18 @@ def open_npz(path: Path, what: str) -> np.lib.npyio.NpzFile:
     """np.load(allow_pickle=False) of an .npz, turning every way it can fail into a ClipError."""
     if not path.is_file():
         raise ClipError(f"{what} {path} does not exist" if not path.exists() else f"{what} {path} is not a file")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        # numpy reports a pickle stream (or any non-numpy bytes) as "pickled data" and refuses it
-        raise ClipError(f"{path} is not an .npz archive of plain arrays ({error}); pickled data is refused") from error
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
+    with open(path, "rb") as file:
+        signature = file.read(6)
+    if signature == b"\x93NUMPY":
         raise ClipError(f"{path} holds a single .npy array, not an .npz {what}")
-    return loaded
+    if signature[:1] == b"\x80":
+        raise ClipError(f"{path} is a pickle, not an .npz {what}; pickled data is refused")
+    if not signature.startswith(b"PK"):
+        raise ClipError(f"{path} is not an .npz archive (a {what} is a numpy .npz file)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ClipError(f"{path} is a damaged .npz archive ({error})") from error
 
 
 def read_array(arrays: Mapping[str, np.ndarray], key: str) -> np.ndarray:
@@ -206,10 +198,9 @@ def _check_format(format_array: np.ndarray) -> None:
     found = str(format_array)
     if found in SUPPORTED_FORMATS:
         return
-    family = MotionClip.FORMAT.split("/")[0]
-    if found.startswith(family + "/"):
-        raise ClipError(
-            f"clip format '{found}' is not one this AdaMesh reads (supported: {supported}); "
-            "it was probably written by a newer AdaMesh: update the backend"
-        )
-    raise ClipError(f"format '{found}' is not an AdaMesh motion clip (supported: {supported})")
+    family, _, version = found.partition("/")
+    if family != MotionClip.FORMAT.split("/")[0]:
+        raise ClipError(f"format '{found}' is not an AdaMesh motion clip (supported: {supported})")
+    newest = max(int(f.split("/")[1]) for f in SUPPORTED_FORMATS)
+    hint = ": update the AdaMesh backend" if version.isdigit() and int(version) > newest else ""
+    raise ClipError(f"clip format '{found}' is not one this AdaMesh reads (supported: {supported}){hint}")

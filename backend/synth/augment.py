@@ -67,15 +67,25 @@ def sample_augmentation(rng: np.random.Generator) -> Augmentation:
     )
 
 
-def augment(
-    audio: np.ndarray, sample_rate: int, phones: list[Phone], chain: Augmentation, rng: np.random.Generator
+def perturb_speech(
+    audio: np.ndarray, sample_rate: int, phones: list[Phone], chain: Augmentation
 ) -> tuple[np.ndarray, list[Phone]]:
-    """Apply `chain`; returns the new audio (float32, same rate) and the timeline rescaled by the tempo."""
+    """The speaker's side of the chain (tempo, pitch): returns new audio and the timeline rescaled by the tempo.
+
+    Kept apart from `apply_channel` so the ground-truth motion can follow the perturbed speech's own loudness and
+    pitch, before a noisy room blurs them.
+    """
     audio = audio.astype(np.float32)
     if chain.tempo != 1.0:
         audio, phones = change_tempo(audio, chain.tempo, phones)
     if chain.pitch_semitones != 0.0:
         audio = shift_pitch(audio, sample_rate, chain.pitch_semitones)
+    return audio, phones
+
+
+def apply_channel(audio: np.ndarray, sample_rate: int, chain: Augmentation, rng: np.random.Generator) -> np.ndarray:
+    """The recording's side of the chain (equalisation, room, noise, level); never moves anything in time."""
+    audio = audio.astype(np.float32)
     if any(chain.eq_gains_db):
         audio = equalise(audio, sample_rate, chain.eq_gains_db)
     if chain.reverb_rt60 > 0.0:
@@ -84,9 +94,9 @@ def augment(
         audio = add_noise(audio, chain.noise_snr_db, chain.noise_colour, rng)
     audio = audio * np.float32(10 ** (chain.gain_db / 20))
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    if peak > 0.99:  # never clip: the corpus's loudness is a feature of the speaker, not of wrap-around
+    if peak > 0.99:  # never clip: loudness belongs to the speaker, not to wrap-around
         audio = audio * np.float32(0.99 / peak)
-    return audio.astype(np.float32), phones
+    return audio.astype(np.float32)
 
 
 def change_tempo(audio: np.ndarray, tempo: float, phones: list[Phone]) -> tuple[np.ndarray, list[Phone]]:

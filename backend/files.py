@@ -1,0 +1,25 @@
+"""File writing that never leaves a half-written file behind (a crash, a full disk, a cancelled job)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call write(binary_file) on a temp file beside `path`, then os.replace it onto `path`."""
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as temp_file:
+            write(temp_file)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomically(path: Path, data: object) -> None:
+    write_atomically(Path(path), lambda f: f.write(json.dumps(data, indent=1).encode()))
