@@ -14,7 +14,9 @@ import bpy
 
 
 def has_layered_actions() -> bool:
-    return hasattr(bpy.types.Action, "slots") and hasattr(bpy.types.Action, "layers")
+    # RNA properties are not Python class attributes: look them up in the type's bl_rna
+    properties = bpy.types.Action.bl_rna.properties
+    return "slots" in properties and "layers" in properties
 
 
 @dataclass

@@ -49,9 +49,13 @@ def bone_path(bone: str, prop: str) -> str:
     return f'pose.bones["{_escaped(bone)}"].{prop}'
 
 
+# What bpy.utils.escape_identifier (Blender's BLI_str_escape) escapes inside a data path's double quotes
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                          "\r": "\\r", "\t": "\\t", "\v": "\\v"})  # fmt: skip
+
+
 def _escaped(name: str) -> str:
-    """A name inside a data path's double quotes, escaped as bpy.utils.escape_identifier does."""
-    return name.replace("\\", "\\\\").replace('"', '\\"')
+    return name.translate(_ESCAPES)
 
 
 def clip_rotation(clip: MotionClip, source: str) -> np.ndarray:

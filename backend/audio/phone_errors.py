@@ -201,8 +201,8 @@ def measure_error_profile(pairs: Iterable[tuple[list[Phone], list[Phone]]]) -> d
 
     Returns deletion and insertion rates (per reference phone), the class substitution matrix (rows: reference
     class, probabilities over recognised class, among aligned pairs), the share of same-class pairs that keep the
-    very phone, the class distribution of inserted phones, and the jitter (ms) of boundaries between two
-    consecutive aligned pairs (recognised minus reference).
+    very phone, the class distribution of inserted phones, and the errors (ms, recognised minus reference) of the
+    boundaries between two consecutive aligned pairs, with their mean and std.
     """
     n_ref = n_del = n_ins = 0
     confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
@@ -250,12 +250,15 @@ def measure_error_profile(pairs: Iterable[tuple[list[Phone], list[Phone]]]) -> d
             "median_abs": float(np.median(np.abs(jitter))),
             "n": len(jitter_ms),
         },
+        # the errors themselves: corruption draws from them, since they are far from Gaussian (pocketsphinx's
+        # boundaries mostly agree to the 10 ms frame, with a long tail)
+        "boundary_errors_ms": sorted(round(e, 1) for e in jitter_ms),
     }
 
 
 def _shifted_boundaries(phones: list[Phone], profile: dict, rng: np.random.Generator) -> list[Phone]:
-    jitter = profile["boundary_jitter_ms"]
-    shifts = rng.normal(jitter["mean"] / 1000.0, jitter["std"] / 1000.0, size=max(len(phones) - 1, 0))
+    errors = np.asarray(profile["boundary_errors_ms"], dtype=float) / 1000.0
+    shifts = rng.choice(errors, size=len(phones) - 1) if errors.size else np.zeros(len(phones) - 1)
     bounds = [phones[0].start] + [p.end for p in phones]
     moved = list(bounds)
     for k, shift in enumerate(shifts, start=1):
@@ -278,7 +281,7 @@ def _substituted(phone: str, profile: dict, rng: np.random.Generator) -> str:
 def corrupt_phones(phones: list[Phone], profile: dict, rng: np.random.Generator) -> list[Phone]:
     """Make an exact phone timeline look like a recogniser's output on real speech, as `profile` measured.
 
-    In order: boundaries jitter; each phone is deleted with the deletion rate (its neighbours share its span,
+    In order: each boundary moves by one of the measured boundary errors, drawn at random; each phone is deleted with the deletion rate (its neighbours share its span,
     cut at a random point); each survivor changes class by the substitution matrix; then each original phone
     gains, with the insertion rate, an extra phone (class by the insertion distribution) that takes a random
     part of it. The span of the timeline is kept; the result has SIL runs merged.
@@ -335,3 +338,36 @@ def save_profile(profile: dict, path: str | Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+PROFILE_PATH = Path(__file__).with_name("phone_error_profile.json")
+_PROFILE_KEYS = (
+    "deletion_rate",
+    "insertion_rate",
+    "substitution_matrix",
+    "same_phone_within_class",
+    "insertion_class_distribution",
+    "boundary_errors_ms",
+)
+
+
+def load_error_profile(mode: str | None = None, path: str | Path = PROFILE_PATH) -> dict:
+    """One recogniser mode's error profile from the measured file (its default mode unless `mode` is given).
+
+    Modes: "words" and "allphone" (recognition without a transcript), "aligned" (forced alignment).
+    """
+    path = Path(path)
+    try:
+        measured = json.loads(path.read_text())
+        mode = mode or measured["default_mode"]
+        profile = measured["modes"][mode]["profile"]
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: no phone error profile; run `python -m benchmarks.measure_phonetic` to measure one") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ProfileError(f"{path}: not a phone error profile with mode {mode!r} ({error!r}); measure it again") from None
+    missing = [k for k in _PROFILE_KEYS if k not in profile]
+    matrix = np.asarray(profile.get("substitution_matrix", []), dtype=float)
+    if missing or matrix.shape != (len(CLASSES), len(CLASSES)) or not np.allclose(matrix.sum(axis=1), 1.0):
+        raise ProfileError(f"{path}: mode {mode!r} lacks {missing} or its substitution matrix is not "
+                           f"{len(CLASSES)}x{len(CLASSES)} with rows summing to 1; measure it again")
+    return profile

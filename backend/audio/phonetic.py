@@ -29,7 +29,7 @@ from backend.synth.phones import CONSONANTS, SILENCE, VOWELS, Phone
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = 16000  # the en-us acoustic model's rate
 RECOGNITION_MODES = ("words", "allphone")
 DEFAULT_MODE = "words"
 # The per-frame feature columns: SIL first, then the 39 ARPAbet phones.
@@ -51,13 +51,18 @@ class TranscriptError(AdaMeshError):
     code = "bad_transcript"
 
 
-def _pcm16(wave16k: np.ndarray) -> bytes:
-    wave = np.asarray(wave16k)
+def _checked_wave(wave16k: np.ndarray) -> np.ndarray:
+    wave = np.asarray(wave16k, dtype=np.float32)
     if wave.ndim != 1 or wave.size == 0:
         raise AudioError(f"expected mono 16 kHz samples as a non-empty 1-D array, got shape {wave.shape}")
     if not np.all(np.isfinite(wave)):
         raise AudioError("the audio holds NaN or infinite samples; decode it again with load_audio")
-    return (np.clip(wave.astype(np.float32), -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return wave
+
+
+def _pcm16(wave: np.ndarray) -> bytes:
+    """The 16-bit little-endian samples pocketsphinx reads."""
+    return (np.clip(wave, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
 def _decode(decoder: Decoder, pcm: bytes) -> None:
@@ -66,17 +71,22 @@ def _decode(decoder: Decoder, pcm: bytes) -> None:
     decoder.end_utt()
 
 
+# Dither: +-1 LSB of noise (from a fixed seed, so results repeat) keeps digital silence from turning into
+# phones: on 2 s of zeros both recognisers otherwise hear an S or a D throughout (CMU Sphinx FAQ, as Rhubarb does).
+_COMMON = {"loglevel": "FATAL", "dither": True}
+
+
 def _word_decoder() -> Decoder:
     # maxhmmpf caps the active HMMs per frame (CMU Sphinx's speed advice): identical phones on the LibriSpeech
     # clip, ~15% faster than the default 30000.
-    return Decoder(loglevel="FATAL", maxhmmpf=3000)
+    return Decoder(maxhmmpf=3000, **_COMMON)
 
 
 def _allphone_decoder() -> Decoder:
     # The CMU Sphinx wiki's settings for phoneme recognition (context-independent phones, lw 2, pip 0.3, wide
     # beams); measured better than pocketsphinx's defaults and Rhubarb's lw 0.8 on the LibriSpeech clip.
     return Decoder(
-        loglevel="FATAL",
+        **_COMMON,
         allphone=get_model_path("en-us/en-us-phone.lm.bin"),
         allphone_ci=True,
         lw=2.0,
@@ -139,18 +149,17 @@ def _utterance_spans(wave: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _recognise_utterances(mode: str, utterances: list[tuple[bytes, float, float]]) -> list[Phone]:
-    """Recognise (pcm, offset s, duration s) utterances with one decoder; the phones of all, in order."""
-    if mode == "allphone":
-        decoder = _allphone_decoder()
-    else:
-        decoder = _word_decoder()
+    """Recognise (pcm, offset s, duration s) utterances; the phones of all, in order."""
     phones: list[Phone] = []
     for pcm, offset, duration in utterances:
+        # a fresh decoder each time: its noise estimate carries over utterances, and the result must not depend
+        # on which utterances a worker got before
         if mode == "allphone":
+            decoder = _allphone_decoder()
             _decode(decoder, pcm)
             segments = [(s.word, s.start_frame, s.end_frame + 1) for s in decoder.seg()]
         else:
-            decoder.activate_search()  # back from the previous utterance's alignment search
+            decoder = _word_decoder()
             _decode(decoder, pcm)
             segments = _aligned_segments(decoder, pcm)
         # a phone loop splits one long phone into repeats; a word alignment's repeats are two real phones
@@ -166,8 +175,7 @@ def recognise_phones(wave16k: np.ndarray, mode: str = DEFAULT_MODE, workers: int
     """
     if mode not in RECOGNITION_MODES:
         raise ValueError(f"unknown recognition mode {mode!r}; use one of {RECOGNITION_MODES}")
-    wave = np.asarray(wave16k)
-    _pcm16(wave)  # validates before any work
+    wave = _checked_wave(wave16k)
     utterances = [(_pcm16(wave[a:b]), a / SAMPLE_RATE, (b - a) / SAMPLE_RATE) for a, b in _utterance_spans(wave)]
     if workers <= 1 or len(utterances) == 1:
         return merge_silences(_recognise_utterances(mode, utterances))  # utterances cut in a pause meet SIL to SIL
@@ -191,8 +199,8 @@ def align_phones(
     are still not in cmudict (names, numbers written as digits) are recognised phone by phone within their span,
     and a warning names them. Raises TranscriptError when the text cannot be aligned with the audio.
     """
-    pcm = _pcm16(wave16k)
-    duration = len(np.asarray(wave16k)) / SAMPLE_RATE
+    wave = _checked_wave(wave16k)
+    pcm, duration = _pcm16(wave), len(wave) / SAMPLE_RATE
     words = _WORD_PATTERN.findall(transcript.lower())
     if not words:
         raise TranscriptError(f"the transcript {transcript[:60]!r} holds no words; give the spoken text or none")
@@ -203,13 +211,13 @@ def align_phones(
             raise TranscriptError(
                 f"pronunciation of {word!r} is {phones!r}: use ARPAbet phones without stress marks, e.g. 'M EY IH NG'"
             )
+        # update=False: no search needs them yet; the grammar below is built from the dictionary as it then is
         decoder.add_word(word.lower(), phones, False)
     unknown = sorted({w for w in words if decoder.lookup_word(w) is None})
     if unknown:
         log.warning("not in the pronunciation dictionary, recognised phone by phone: %s", ", ".join(unknown))
         for phone in _LOOP_PHONES:
             decoder.add_word(_loop_word(phone), phone, False)
-    decoder.add_word("_sil", SILENCE, True)  # also commits the words added above (update=False until now)
     transitions: list[tuple[int, int, float, str]] = []
     for state, word in enumerate(words):
         if word in unknown:
@@ -242,6 +250,8 @@ def phone_features(phones: Sequence[Phone], n_frames: int, fps: float) -> np.nda
     counts as SIL). Soft overlap rather than a one-hot at the frame instant: at 25 fps a phone is often shorter
     than a frame (bilabial closures of 30-50 ms), and a phone between two instants would vanish from a one-hot.
     """
+    if not (fps > 0 and n_frames >= 0):
+        raise ValueError(f"need fps > 0 and n_frames >= 0, got fps={fps!r}, n_frames={n_frames!r}")
     column = {p: k for k, p in enumerate(FEATURE_PHONES)}
     edges = (np.arange(n_frames + 1) - 0.5) / fps
     features = np.zeros((n_frames, len(FEATURE_PHONES)), dtype=np.float64)

@@ -53,7 +53,7 @@ class PoseVQVAEConfig:
     downsample: int = 4  # 6.25 codes/s: head motion is < ~3 Hz, and a nod's onset stays within +-80 ms of a beat
     codebook_size: int = 256  # 8 bits per 160 ms of a 3-DoF signal; larger books leave codes dead on small data
     code_dim: int = 32  # a code stands for 4 frames x (3 angles + 3 velocities) = 24 numbers; low dims use codes well
-    hidden: int = 128  # conv width of encoder and decoder
+    hidden: int = 64  # conv width of encoder and decoder: a 3-DoF signal needs little (~0.3 M parameters)
     n_res_blocks: int = 2  # residual blocks per resolution: enough receptive field (~1.5 s) for a nod
     ema_decay: float = 0.99  # codebook EMA (van den Oord et al. 2017, appendix)
     commitment: float = 0.25  # commitment-loss weight beta (VQ-VAE paper)
@@ -62,8 +62,8 @@ class PoseVQVAEConfig:
 
 @dataclass(frozen=True)
 class PoseGPTConfig:
-    d_model: int = 192  # sequences are short (375 codes a minute): width matters more than depth
-    n_heads: int = 4
+    d_model: int = 128  # ~1 M parameters: 30 min of corpus is only ~11 k codes, a bigger prior would memorise
+    n_heads: int = 4  # head dim 32
     n_layers: int = 4
     ffn_mult: int = 4
     audio_context: int = 5  # conv over the code-rate audio features: +-2 codes (+-320 ms) of look-ahead and back

@@ -164,9 +164,10 @@ def load_molora_state_dict(model: nn.Module, state: Mapping[str, Tensor]) -> Non
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     misshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or misshaped:
-        raise ValueError(f"MoLoRA state does not fit this model: missing {missing[:3]}, unexpected {unexpected[:3]}, "
-                         f"wrong shape {misshaped[:3]} ({len(missing)}, {len(unexpected)}, {len(misshaped)} keys)")
+    problems = [f"{len(keys)} {what} (e.g. {keys[0]})" for keys, what in
+                ((missing, "missing"), (unexpected, "unexpected"), (misshaped, "with another shape")) if keys]
+    if problems:
+        raise ValueError("MoLoRA state does not fit this model: " + "; ".join(problems))
     model.load_state_dict(dict(state), strict=False)
 
 

@@ -11,8 +11,8 @@ clearly on a face:
 - bilabial closure aims past contact (target > 1, as real lips do: the excess is lip compression, Lofqvist &
   Gracco 1997) and is peak-sampled per frame, so even a 30 ms "p" closes the lips on the frame nearest its centre.
 
-Parameters are evaluated on a sub-frame grid (~2 ms) and each frame takes the mean over its own interval (closure:
-the maximum), so the result is consistent at any fps. The style then maps parameters to ARKit channels.
+Parameters are evaluated on a sub-frame grid (~2 ms) and each frame takes the mean over its own interval (or, for
+closure, the peak when the lips touch within it), so the result is consistent at any fps. The style then maps parameters to ARKit channels.
 
 `lip_gap` is the contract the demo head's shape keys are built to follow.
 """
@@ -27,7 +27,7 @@ import numpy as np
 from backend.synth.channels import CHANNEL_INDEX, CHANNELS
 from backend.synth.phones import ROUNDED, SILENCE, VOWELS, Phone
 from backend.synth.styles import ExpressionStyle
-from backend.synth.timebase import check_timeline, check_timing
+from backend.synth.timebase import PAUSE_MIN_S, check_timeline, check_timing
 
 # ---- The lip-gap contract ---------------------------------------------------------------------------------------
 # Inner-lip opening at the mouth's midline, in mm on an adult-sized head (~150 mm between the cheekbones):
@@ -79,9 +79,12 @@ _OPENING = np.array([p not in ("close", "roll_lower") for p in PARAMETERS])
 
 # Dominance decay rates (1/s) before the phone's core and after it. Lip contacts are quick; rounding anticipates
 # far (lips round through "str" before "oo": Benguerel & Cowan 1974).
-_ANTICIPATION = np.array([20.0, 30.0, 22.0])
-_CARRY_OVER = np.array([24.0, 35.0, 25.0])
+_ANTICIPATION = np.array([20.0, 55.0, 22.0])
+_CARRY_OVER = np.array([24.0, 65.0, 25.0])
 _ROUNDING_ANTICIPATION, _ROUNDING_CARRY_OVER = 7.0, 14.0
+# Inside a pause the face lets go: any phone's influence decays at least this fast there, so a pause stays still
+# apart from the last ~150 ms before speech, when the lips get ready (rounding for "w", closing for "m").
+_PAUSE_RATE = 25.0
 _WINDOW_DECAYS = 7.0  # a phone's dominance is ignored beyond e^-7 of its peak
 
 
@@ -106,11 +109,11 @@ class Viseme:
 
 
 def _vowel(**targets: float) -> Viseme:
-    return Viseme(**targets, jaw_dominance=1.0, lip_dominance=0.35, shape_dominance=0.6)
+    return Viseme(**targets, jaw_dominance=1.0, lip_dominance=0.5, shape_dominance=0.6)
 
 
-_BILABIAL = dict(jaw=0.02, jaw_dominance=0.7, lip_dominance=1.0, shape_dominance=0.15)
-_LABIODENTAL = dict(jaw=0.04, upper_up=0.45, jaw_dominance=0.6, lip_dominance=0.9, shape_dominance=0.2)
+_BILABIAL = dict(jaw=0.02, jaw_dominance=0.7, lip_dominance=1.3, shape_dominance=0.15)
+_LABIODENTAL = dict(jaw=0.03, upper_up=0.45, jaw_dominance=1.2, lip_dominance=0.8, shape_dominance=0.2)
 _POSTALVEOLAR = dict(jaw=0.06, funnel=0.45, pucker=0.25, upper_up=0.2, lower_down=0.15,
                      jaw_dominance=0.6, lip_dominance=0.5, shape_dominance=0.7)
 _SIBILANT = dict(jaw=0.04, spread=0.2, lower_down=0.05, jaw_dominance=0.7, lip_dominance=0.3, shape_dominance=0.3)
@@ -131,9 +134,9 @@ VISEMES: dict[str, Viseme] = {
     "UH": _vowel(jaw=0.08, pucker=0.55, funnel=0.35),
     "UW": _vowel(jaw=0.05, pucker=0.85, funnel=0.3),
     "O": _vowel(jaw=0.14, pucker=0.45, funnel=0.55),  # the onset of OW; not an ARPAbet phone
-    "P": Viseme(close=1.5, **_BILABIAL),
-    "B": Viseme(close=1.4, **_BILABIAL),
-    "M": Viseme(close=1.3, **_BILABIAL),
+    "P": Viseme(close=1.6, **_BILABIAL),
+    "B": Viseme(close=1.5, **_BILABIAL),
+    "M": Viseme(close=1.45, **_BILABIAL),
     "F": Viseme(roll_lower=0.85, **_LABIODENTAL),
     "V": Viseme(roll_lower=0.8, **_LABIODENTAL),
     "TH": Viseme(**_DENTAL),
@@ -161,6 +164,7 @@ DIPHTHONGS = {"AW": ("AA", "UH"), "AY": ("AA", "IH"), "EY": ("EH", "IY"), "OW": 
 _DIPHTHONG_SPLIT = 0.55
 _ROUNDED_VISEMES = ROUNDED | {"O"}
 
+_SEAM_S = 0.005  # a gap between phones shorter than this is a rounding seam, not a silence
 _TARGET_JITTER = 0.1  # log-normal spread of opening targets from one phone to the next
 _MAX_GRID_STEP_S = 0.002
 
@@ -191,9 +195,10 @@ def _segments(phones: list[Phone], duration: float) -> list[_Segment]:
     segments: list[_Segment] = []
     cursor = -1.0
     for phone in phones:
-        if phone.start > cursor:
+        if phone.start - cursor > _SEAM_S:
             segments.append(_Segment(SILENCE, cursor, phone.start))
-        start = max(phone.start, cursor)  # an overlap (sloppy aligner) starts where the previous phone ended
+        # a seam or an overlap (rounding, a sloppy aligner) is closed: the phone starts where the previous one ended
+        start = cursor if phone.start - cursor <= _SEAM_S else phone.start
         if phone.end <= start:
             continue
         if phone.phone in DIPHTHONGS:
@@ -215,7 +220,7 @@ def _coarticulate(segments: list[_Segment], fps: float, n_frames: int, rng: np.r
     weighted = np.zeros((grid.size, len(PARAMETERS)))
     total = np.full((grid.size, len(PARAMETERS)), 1e-9)  # a vanishing pull to rest where no phone reaches
 
-    for segment in segments:
+    for segment, (pause_before, pause_after) in zip(segments, _pause_edges(segments)):
         viseme = VISEMES[segment.viseme]
         targets = np.array(viseme.targets())
         targets[_OPENING] *= np.exp(rng.normal(0.0, _TARGET_JITTER, int(_OPENING.sum())))
@@ -229,9 +234,13 @@ def _coarticulate(segments: list[_Segment], fps: float, n_frames: int, rng: np.r
         if first >= last:
             continue
         t = grid[first:last, None]
-        before = np.maximum(core_start - t, 0.0)
-        after = np.maximum(t - core_end, 0.0)
-        group_dominance = dominance * np.exp(-anticipation * before - carry_over * after)  # [n, 3]
+        in_pause_before = np.maximum(pause_before - t, 0.0)
+        in_pause_after = np.maximum(t - pause_after, 0.0)
+        before = np.maximum(core_start - t, 0.0) - in_pause_before
+        after = np.maximum(t - core_end, 0.0) - in_pause_after
+        decay = (anticipation * before + np.maximum(anticipation, _PAUSE_RATE) * in_pause_before
+                 + carry_over * after + np.maximum(carry_over, _PAUSE_RATE) * in_pause_after)
+        group_dominance = dominance * np.exp(-decay)  # [n, 3]
         d = group_dominance[:, _GROUP]  # [n, P]
         weighted[first:last] += d * targets
         total[first:last] += d
@@ -239,8 +248,24 @@ def _coarticulate(segments: list[_Segment], fps: float, n_frames: int, rng: np.r
     values = (weighted / total).reshape(n_frames, per_frame, len(PARAMETERS))
     pooled = values.mean(axis=1)
     close = PARAMETERS.index("close")
-    pooled[:, close] = values[:, :, close].max(axis=1)  # a closure shorter than a frame still shows
+    peak_close = values[:, :, close].max(axis=1)
+    contact = peak_close >= 1.0  # a closure shorter than a frame still shows on the frame whose interval holds it
+    pooled[contact, close] = peak_close[contact]
     return {name: pooled[:, k] for k, name in enumerate(PARAMETERS)}
+
+
+def _pause_edges(segments: list[_Segment]) -> list[tuple[float, float]]:
+    """Per segment: the end of the last pause before it and the start of the first pause after it (+-inf: none)."""
+    pauses = [s for s in segments if s.viseme == SILENCE and s.end - s.start >= PAUSE_MIN_S]
+    edges = []
+    for segment in segments:
+        if segment.viseme == SILENCE:
+            edges.append((-np.inf, np.inf))  # a pause is not held back by itself or other pauses
+            continue
+        ends = [p.end for p in pauses if p.end <= segment.start]
+        starts = [p.start for p in pauses if p.start >= segment.end]
+        edges.append((max(ends, default=-np.inf), min(starts, default=np.inf)))
+    return edges
 
 
 def _core(segment: _Segment) -> tuple[float, float]:

@@ -14,6 +14,8 @@ from scipy.ndimage import gaussian_filter1d
 from backend.errors import SynthError
 from backend.synth.phones import PHONES, Phone
 
+PAUSE_MIN_S = 0.15  # a silence at least this long is a pause (a phrase boundary), not a stop closure or a breath
+
 
 def check_timing(fps: float, n_frames: int) -> None:
     if not (math.isfinite(fps) and fps > 0):
@@ -35,12 +37,16 @@ def frame_series(name: str, values: np.ndarray, n_frames: int) -> np.ndarray:
 
 
 def check_timeline(phones: list[Phone]) -> list[Phone]:
-    """The timeline sorted by start; unknown phone names or empty / non-finite intervals raise SynthError."""
+    """The timeline sorted by start; unknown phone names or reversed / non-finite intervals raise SynthError.
+
+    Zero-length phones (aligners emit them) are allowed and simply have no effect.
+    """
     for phone in phones:
         if phone.phone not in PHONES:
             raise SynthError(f"unknown phone {phone.phone!r} at {phone.start:.3f} s; use ARPAbet without stress (or SIL)")
-        if not (math.isfinite(phone.start) and math.isfinite(phone.end) and phone.end > phone.start):
-            raise SynthError(f"phone {phone.phone} has an empty or invalid interval [{phone.start}, {phone.end}]")
+        if not (math.isfinite(phone.start) and math.isfinite(phone.end) and phone.end >= phone.start):
+            raise SynthError(f"phone {phone.phone} has an invalid interval [{phone.start}, {phone.end}]: "
+                             "it must end at or after its start")
     return sorted(phones, key=lambda p: p.start)
 
 
@@ -62,3 +68,8 @@ def smooth_noise(rng: np.random.Generator, n_frames: int, fps: float, sigma_s: f
     sigma_frames = max(sigma_s * fps, 1e-3)
     white = rng.standard_normal(n_frames)
     return gaussian_filter1d(white, sigma_frames, mode="reflect") * math.sqrt(2.0 * math.sqrt(math.pi) * sigma_frames)
+
+
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 -> 1 on [0, 1] with zero slope at both ends (callers clip x to [0, 1])."""
+    return x * x * (3.0 - 2.0 * x)

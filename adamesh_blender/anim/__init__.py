@@ -1,0 +1,1 @@
+"""Motion clips onto rigs: rig mapping, frame alignment, rotations (pure) and the keyframe writer (bpy)."""

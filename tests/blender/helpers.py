@@ -1,0 +1,44 @@
+"""Small scene and clip makers shared by the bpy tests."""
+
+import wave
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from adamesh_blender.anim import compat
+from adamesh_blender.clip_reader import MotionClip, read_clip
+from backend.clips.motion_clip import MotionClip as BackendClip
+from backend.clips.motion_clip import save_clip
+
+
+def add_speech_strip(folder: Path, frame_start: int, fps: int, fps_base: float = 1.0, seconds: float = 2.0):
+    """Set the scene's frame rate and add a sound strip of silent speech at `frame_start`."""
+    path = folder / "speech.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(bytes(2 * int(16000 * seconds)))
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = fps, fps_base
+    return compat.new_sound_strip(scene, "speech", str(path), channel=1, frame_start=frame_start)
+
+
+def clip_file(folder: Path, name: str = "clip", **arrays) -> MotionClip:
+    """Write a clip with the backend's writer (the real producer) and read it back with the add-on's reader."""
+    path = folder / f"{name}.npz"
+    save_clip(BackendClip(**arrays), path)
+    return read_clip(path)
+
+
+def at_frame(frame: int):
+    """Go to `frame` and return the evaluated depsgraph."""
+    bpy.context.scene.frame_set(frame)
+    return bpy.context.evaluated_depsgraph_get()
+
+
+def clip_at(values: np.ndarray, clip_fps: float, frame: int, frame_start: float, scene_rate: float) -> np.ndarray:
+    """What a scene frame should show of per-row `values` [T, K]: linear between rows, at its own time."""
+    row = (frame - frame_start) / scene_rate * clip_fps
+    return np.array([np.interp(row, np.arange(len(values)), column) for column in np.asarray(values).T])
