@@ -82,7 +82,9 @@ def _clip_from_npz(path: Path, npz: np.lib.npyio.NpzFile) -> MotionClip:
             f"got shape {names.shape} dtype {names.dtype}"
         )
     arrays = {key: _float_rows(path, key, npz[key], cols) for key, cols in _ROTATION_COLUMNS.items()}
-    arrays.update({key: _float_rows(path, key, npz[key], cols) for key, cols in _OPTIONAL_COLUMNS.items() if key in keys})
+    for key, columns in _OPTIONAL_COLUMNS.items():
+        if key in keys:
+            arrays[key] = _float_rows(path, key, npz[key], columns)
     short = [f"{key} {a.shape[0]}" for key, a in arrays.items() if a.shape[0] != n_frames]
     if short:
         raise ClipReadError(f"{path}: expression has {n_frames} frames but {', '.join(short)}")

@@ -196,7 +196,9 @@ def _map_arkit(rig: RigDescription, channels: Sequence[str]) -> RigMapping:
             f"{' / '.join(ARKIT_HEAD_BONES)}; pick one with a custom mapping"
         )
     bones = (BoneTarget(head_bone, "head"),) if head_bone else ()
-    return RigMapping(RigKind.ARKIT, rig.mesh_name, rig.armature_name, shape_keys, bones, jaw_open_key, (), tuple(notes))
+    return RigMapping(
+        RigKind.ARKIT, rig.mesh_name, rig.armature_name, shape_keys, bones, jaw_open_key, notes=tuple(notes)
+    )
 
 
 def _map_custom(rig: RigDescription, channels: Sequence[str], custom: CustomMapping) -> RigMapping:
@@ -207,6 +209,11 @@ def _map_custom(rig: RigDescription, channels: Sequence[str], custom: CustomMapp
     absent = [key for key in wanted_keys if key not in rig.shape_keys]
     if absent:
         raise RigError(f"mesh '{rig.mesh_name}' has no shape key {_listing(absent)} named in the custom mapping")
+    shared = sorted({key for key in wanted_keys if wanted_keys.count(key) > 1})
+    if shared:
+        raise RigError(f"the custom mapping drives shape key {_listing(shared)} from more than one channel")
+    if custom.head_bone and custom.head_bone == custom.jaw_bone:
+        raise RigError(f"the custom mapping uses bone '{custom.jaw_bone}' for both the head and the jaw")
     targets = [(custom.head_bone, "head"), (custom.jaw_bone, "jaw")]
     bones = tuple(BoneTarget(bone, source) for bone, source in targets if bone)
     _require_bones(rig, [target.bone for target in bones], "the custom mapping")

@@ -18,8 +18,8 @@ CORRECTIVE_KEYS = tuple(f"Pose{i}" for i in range(1, 37))  # neck, jaw, left eye
 EXPRESSION_SLIDER_RANGE = (-3.0, 3.0)  # FLAME expression coefficients are roughly unit-variance
 CORRECTIVE_SLIDER_RANGE = (-2.0, 2.0)  # entries of (R - I) lie in [-2, 2]
 
-# Where each joint's correctives act: (x, z) on the face, in metres
-_CORRECTIVE_REGIONS = {"neck": (0.0, -0.10), "jaw": (0.0, -0.07), "left_eye": (0.032, 0.012), "right_eye": (-0.032, 0.012)}  # fmt: skip
+# Where the correctives of each joint (neck, jaw, left eye, right eye) act: (x, z) on the face, in metres
+_CORRECTIVE_REGIONS = ((0.0, -0.10), (0.0, -0.07), (0.032, 0.012), (-0.032, 0.012))
 
 
 def build_flame_standin(name: str = "FLAME-standin", shape: HeadShape = HeadShape(), seed: int = 0):
@@ -33,7 +33,7 @@ def build_flame_standin(name: str = "FLAME-standin", shape: HeadShape = HeadShap
         centre = front[rng.integers(len(front))]
         move = rng.normal(size=3) * 0.004 / np.sqrt(k + 1)
         add_shape_key(mesh_obj, key, np.outer(falloff(points, centre, 0.025), move), EXPRESSION_SLIDER_RANGE)
-    for joint, (x, z) in enumerate(_CORRECTIVE_REGIONS.values()):
+    for joint, (x, z) in enumerate(_CORRECTIVE_REGIONS):
         centre = front_surface_point(points, x, z)
         for element in range(9):
             move = rng.normal(size=3) * 0.002

@@ -32,7 +32,7 @@ class ExpressionConfig:
     mel_per_frame: int = 4  # 10 ms mel hop, 40 ms motion frame (25 fps)
     n_phones: int = len(PHONES)  # phone posterior / one-hot over ARPAbet + SIL; all zeros = no phonetic input
     use_phonetic: bool = True  # False builds a mel-only model (languages pocketsphinx does not cover)
-    d_model: int = 192  # ~3 M parameters in total: the 2-5 M that runs >= 100x real time on 2 CPU threads
+    d_model: int = 192  # 3.1 M base parameters (+0.4 M MoLoRA): inside 2-5 M, >= 100x real time on 2 CPU threads
     n_heads: int = 4  # head dim 48
     n_encoder_layers: int = 4  # Conformer blocks over the audio
     n_decoder_layers: int = 1  # style-conditioned Conformer blocks before the heads
@@ -54,7 +54,7 @@ class PoseVQVAEConfig:
     codebook_size: int = 256  # 8 bits per 160 ms of a 3-DoF signal; larger books leave codes dead on small data
     code_dim: int = 32  # a code stands for 4 frames x (3 angles + 3 velocities) = 24 numbers; low dims use codes well
     hidden: int = 64  # conv width of encoder and decoder: a 3-DoF signal needs little (~0.3 M parameters)
-    n_res_blocks: int = 2  # residual blocks per resolution: enough receptive field (~1.5 s) for a nod
+    n_res_blocks: int = 2  # residual blocks per resolution: each code sees ~2.8 s, a whole nod and its return
     ema_decay: float = 0.99  # codebook EMA (van den Oord et al. 2017, appendix)
     commitment: float = 0.25  # commitment-loss weight beta (VQ-VAE paper)
     dead_code_threshold: float = 1.0  # EMA usage below this many vectors per batch: restart the code from data

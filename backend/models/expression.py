@@ -136,6 +136,10 @@ class ExpressionModel(nn.Module):
         return self.decode(self.encode_audio(mel, phonetic), style)
 
     def replace_expression_head(self, n_channels: int, rank: int | None = None) -> None:
-        """A fresh head for a rig whose channels differ from the checkpoint's (trained during adaptation)."""
+        """A fresh head for a rig whose channels differ from the checkpoint's (trained during adaptation).
+
+        `config` keeps describing the checkpoint (the style encoder still reads its channels); the head's shape
+        belongs with the adapted style.
+        """
         device = self.jaw_head.weight.device
         self.expression_head = ExpressionHead(self.config.d_model, n_channels, rank).to(device)

@@ -44,7 +44,7 @@ class CausalSelfAttention(nn.Module):
         With a cache, x holds one new step (it attends to everything before it, so no mask is needed).
         """
         b, t, d = x.shape
-        start = 0 if past is None else past[0].shape[2]
+        start = 0
         if past is not None and t != 1:
             raise ValueError("with a KV cache, feed one step at a time")
         q, k, v = (y.view(b, t, self.n_heads, -1).transpose(1, 2) for y in self.qkv(x).chunk(3, dim=-1))
@@ -125,7 +125,9 @@ class PoseGPT(nn.Module):
 
         temperature 0 picks the most likely code; top_p keeps the smallest set of codes holding that much
         probability. `prompt` [B, P] forces the first P codes (the overlap with the previous chunk when generating
-        in chunks). One uniform draw per step from `generator`, so a seed gives the same motion, cached or not.
+        in chunks). One uniform draw per step from `generator`, so a seed gives the same motion, cached or not
+        (in eval mode: dropout would draw from the global generator). Each step is a handful of tiny ops: one CPU
+        thread runs it fastest and is not slowed by other busy processes.
         """
         n = audio.shape[1]
         codes = audio.new_zeros(audio.shape[0], n, dtype=torch.long)
@@ -137,14 +139,13 @@ class PoseGPT(nn.Module):
         previous = torch.cat((bos, codes), dim=1)  # previous[:, i] is the input at step i
         cache: KVCache | None = None
         for step in range(start, n):
-            if not use_cache:
-                logits, _ = self._run(self.code_embedding(previous[:, :step + 1]) + conditioning[:, :step + 1], None)
-            elif cache is None:  # first step: BOS and the prompt in one pass
-                logits, cache = self._run(self.code_embedding(previous[:, :step + 1]) + conditioning[:, :step + 1],
-                                          None)
+            if cache is None:  # the whole prefix: every step without a cache; with one, the first (BOS + prompt)
+                x = self.code_embedding(previous[:, :step + 1]) + conditioning[:, :step + 1]
             else:
                 x = self.code_embedding(previous[:, step:step + 1]) + conditioning[:, step:step + 1]
-                logits, cache = self._run(x, cache)
+            logits, cache = self._run(x, cache)
+            if not use_cache:
+                cache = None
             codes[:, step] = sample_code(logits[:, -1], temperature, top_p, generator)
             previous[:, step + 1] = codes[:, step]
         return codes

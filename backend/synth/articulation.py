@@ -12,7 +12,8 @@ clearly on a face:
   Gracco 1997) and is peak-sampled per frame, so even a 30 ms "p" closes the lips on the frame nearest its centre.
 
 Parameters are evaluated on a sub-frame grid (~2 ms) and each frame takes the mean over its own interval (or, for
-closure, the peak when the lips touch within it), so the result is consistent at any fps. The style then maps parameters to ARKit channels.
+closure, the peak when the lips touch within it), so the result is consistent at any fps. The speaker's style then
+maps the parameters to ARKit channels.
 
 `lip_gap` is the contract the demo head's shape keys are built to follow.
 """
@@ -32,14 +33,15 @@ from backend.synth.timebase import PAUSE_MIN_S, check_timeline, check_timing
 # ---- The lip-gap contract ---------------------------------------------------------------------------------------
 # Inner-lip opening at the mouth's midline, in mm on an adult-sized head (~150 mm between the cheekbones):
 #
-#     lip_gap = max(0, JAW_GAP_MM_PER_RAD * jaw_x + sum over channels c of LIP_GAP_MM[c] * expression[c])
+#     lip_gap = max(0, JAW_GAP_MM_PER_RAD * sin(jaw_x) + sum over channels c of LIP_GAP_MM[c] * expression[c])
 #
-# jaw_x is the jaw's opening rotation (axis-angle x, radians). Each channel moves the lips at the midline by a fixed
-# distance at weight 1 (left/right pairs half each), so a linear blend-shape head reproduces it exactly; max(0, .)
-# is contact (lips cannot pass through each other). Channels that only move the corners sideways (smile, stretch,
+# jaw_x is the jaw's opening rotation (axis-angle x, radians): the lower lip rides on a rigid lever, so it drops by
+# the lever's length times sin(jaw_x) (~80 mm per radian). Each channel moves the lips at the midline by a fixed
+# distance at weight 1 (left/right pairs half each), so a blend-shape head with a jaw bone reproduces it exactly;
+# max(0, .) is contact (lips cannot pass through each other). Channels that only move the corners sideways (smile, stretch,
 # frown, mouthLeft/Right) leave the midline gap alone. mouthClose follows ARKit: it closes lips that the jaw holds
 # apart, and at weight 1 cancels a 25 mm opening (about jaw_x = 0.31).
-JAW_GAP_MM_PER_RAD = 80.0  # the lower lip rides on the jaw ~80 mm in front of its hinge
+JAW_GAP_MM_PER_RAD = 80.0  # the jaw lever: the lower lip sits ~80 mm in front of the jaw's hinge
 LIP_GAP_MM: dict[str, float] = {
     "mouthClose": -25.0,
     "mouthFunnel": 5.0,  # an open O parts the lips' centre
@@ -66,7 +68,8 @@ def lip_gap(expression: np.ndarray, jaw: np.ndarray) -> np.ndarray:
 
 def _lip_separation(expression: np.ndarray, jaw: np.ndarray) -> np.ndarray:
     """The contract before contact: negative means the lips are pressed together that far."""
-    return JAW_GAP_MM_PER_RAD * np.asarray(jaw, np.float64)[:, 0] + np.asarray(expression, np.float64) @ _GAP_WEIGHTS
+    jaw_drop = JAW_GAP_MM_PER_RAD * np.sin(np.asarray(jaw, np.float64)[:, 0])
+    return jaw_drop + np.asarray(expression, np.float64) @ _GAP_WEIGHTS
 
 
 # ---- Visemes ----------------------------------------------------------------------------------------------------
@@ -316,7 +319,7 @@ def _apply_style(params: dict, style: ExpressionStyle) -> tuple[np.ndarray, np.n
     # the jaw rises (lips alone cannot bridge a wide jaw).
     separation = _lip_separation(expression, jaw)
     excess = np.maximum(close * separation - _CLOSE_MM, 0.0) / np.maximum(close, 1e-6)
-    jaw[:, 0] -= excess / JAW_GAP_MM_PER_RAD
+    jaw[:, 0] = np.arcsin(np.sin(jaw[:, 0]) - excess / JAW_GAP_MM_PER_RAD)
     separation -= excess
     put("mouthClose", close * np.maximum(separation, 0.0) / _CLOSE_MM)
     return expression.astype(np.float32), jaw.astype(np.float32)

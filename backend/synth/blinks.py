@@ -1,4 +1,4 @@
-"""Eye blinks on eyeBlinkLeft/Right: when (the style's rate, more often at pauses) and how (a fast close, a slower open).
+"""Eye blinks on eyeBlinkLeft/Right: when (the style's rate, more often at pauses) and how (fast close, slower open).
 
 Timing is a Poisson process with a refractory period: speakers blink at 8-30 per minute while talking, rarely twice
 within half a second, and preferably at pauses and phrase boundaries, where the hazard here is 4x higher. The lid
@@ -81,7 +81,8 @@ def _pause_preference(grid: np.ndarray, phones: list[Phone]) -> np.ndarray:
     hazard = np.ones(grid.size)
     for phone in phones:
         if phone.phone == SILENCE and phone.duration >= PAUSE_MIN_S:
-            near = (grid >= phone.start + _PAUSE_WINDOW_S[0]) & (grid < min(phone.end, phone.start + _PAUSE_WINDOW_S[1]))
+            window_end = min(phone.end, phone.start + _PAUSE_WINDOW_S[1])
+            near = (grid >= phone.start + _PAUSE_WINDOW_S[0]) & (grid < window_end)
             hazard[near] = PAUSE_HAZARD
     return hazard
 

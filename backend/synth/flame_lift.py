@@ -46,7 +46,7 @@ def lift_to_flame(expression: np.ndarray) -> np.ndarray:
 
 
 def lower_from_flame(flame: np.ndarray) -> np.ndarray:
-    """FLAME-shaped coefficients [T, 100] -> corpus channels [T, C] float32 (least squares; exact on the lift's image)."""
+    """FLAME-shaped coefficients [T, 100] -> channels [T, C] float32 by least squares (exact on the lift's image)."""
     return (_as_frames(flame, FLAME_EXPRESSION_COUNT, "FLAME coefficients") @ _LOWER.T).astype(np.float32)
 
 

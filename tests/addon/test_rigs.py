@@ -130,6 +130,9 @@ def test_custom_mapping():
         (CustomMapping(jaw_open_key="gape"), "has no shape key gape"),
         (CustomMapping(jaw_bone="mandible"), "lacks bone mandible"),
         (CustomMapping(), "custom mapping is empty"),
+        (CustomMapping({"mouthSmileLeft": "smile", "mouthSmileRight": "smile"}), "drives shape key smile from more"),
+        (CustomMapping({"mouthClose": "open"}, jaw_open_key="open"), "drives shape key open from more"),
+        (CustomMapping(head_bone="skull", jaw_bone="skull"), "bone 'skull' for both"),
     ],
 )
 def test_custom_mapping_errors(custom, message):

@@ -80,7 +80,8 @@ def test_missing_inputs_are_zeros_by_convention():
     model = tiny_model().eval()
     mel, phonetic, _ = batch(model)
     torch.testing.assert_close(model(mel).expression, model(mel, torch.zeros_like(phonetic)).expression)
-    torch.testing.assert_close(model(mel, phonetic).jaw, model(mel, phonetic, torch.zeros(2, model.config.style_dim)).jaw)
+    no_style = torch.zeros(2, model.config.style_dim)
+    torch.testing.assert_close(model(mel, phonetic).jaw, model(mel, phonetic, no_style).jaw)
 
 
 def test_mel_only_model_refuses_phones_and_bad_mel_is_named():

@@ -199,7 +199,8 @@ def test_silence_relaxes_to_a_still_closed_mouth_with_only_the_style_bias(kind):
 
 def test_styles_change_the_mouth_as_named():
     phones = random_speech(np.random.default_rng(3), 12.0)
-    out = {kind: run(phones, 12.0, 25.0, EXPRESSION_PRESETS[kind]) for kind in ("neutral", "happy", "large", "small", "tense")}
+    kinds = ("neutral", "happy", "large", "small", "tense")
+    out = {kind: run(phones, 12.0, 25.0, EXPRESSION_PRESETS[kind]) for kind in kinds}
     smile = {kind: out[kind][0][:, CHANNEL_INDEX["mouthSmileLeft"]].mean() for kind in out}
     assert smile["happy"] > smile["neutral"] + 0.3
     jaw95 = {kind: np.percentile(out[kind][1][:, 0], 95) for kind in out}
@@ -262,13 +263,14 @@ def test_unknown_style_kind_and_out_of_range_parameters_are_rejected():
 def test_lip_gap_follows_the_documented_contract():
     frames = np.zeros((4, len(CHANNELS)))
     jaw = np.zeros((4, 3))
-    jaw[1:, 0] = 0.15  # opens 12 mm
-    frames[2, CHANNEL_INDEX["mouthClose"]] = 0.15 * JAW_GAP_MM_PER_RAD / -LIP_GAP_MM["mouthClose"]  # ARKit: cancels it
+    jaw[1:, 0] = 0.15
+    opening = JAW_GAP_MM_PER_RAD * np.sin(0.15)  # a rigid lever: 11.96 mm
+    frames[2, CHANNEL_INDEX["mouthClose"]] = opening / -LIP_GAP_MM["mouthClose"]  # ARKit: cancels what the jaw opens
     frames[3, CHANNEL_INDEX["mouthFunnel"]] = 1.0
     frames[3, CHANNEL_INDEX["mouthRollLower"]] = 1.0
     gap = lip_gap(frames, jaw)
-    expected_funnel_roll = 12.0 + LIP_GAP_MM["mouthFunnel"] + LIP_GAP_MM["mouthRollLower"]
-    np.testing.assert_allclose(gap, [0.0, 12.0, 0.0, expected_funnel_roll], atol=1e-9)
+    expected_funnel_roll = opening + LIP_GAP_MM["mouthFunnel"] + LIP_GAP_MM["mouthRollLower"]
+    np.testing.assert_allclose(gap, [0.0, opening, 0.0, expected_funnel_roll], atol=1e-9)
     frames[0, CHANNEL_INDEX["mouthPressLeft"]] = 1.0  # pressing closed lips cannot make the gap negative
     assert lip_gap(frames, jaw)[0] == 0.0
 

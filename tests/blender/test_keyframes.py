@@ -8,7 +8,7 @@ from scipy.spatial.transform import Rotation, Slerp
 from adamesh_blender.anim import compat
 from adamesh_blender.anim.curves import shape_key_curve
 from adamesh_blender.anim.keyframes import bake_clip
-from adamesh_blender.anim.rigs import describe_rig, map_rig
+from adamesh_blender.anim.rigs import RigKind, RigMapping, describe_rig, map_rig
 from adamesh_blender.anim.timing import SceneTiming
 from adamesh_blender.errors import RigError
 from adamesh_blender.rig_builders.demo_head import build_demo_head
@@ -183,6 +183,21 @@ def test_nothing_is_assigned_when_the_rig_no_longer_fits(tmp_path):
     head.shape_key_remove(head.data.shape_keys.key_blocks["browInnerUp"])
     with pytest.raises(RigError, match="no longer has shape key browInnerUp"):
         bake_clip(clip, head, mapping, timing, "take 2")
+    assert set(bpy.data.actions.keys()) == actions
+    assert head.data.shape_keys.animation_data.action.name == "AdaMesh take 1 (shape keys)"
+
+
+def test_a_failure_halfway_through_building_leaves_nothing_behind(tmp_path):
+    clip = _speech_clip(tmp_path)
+    strip = add_speech_strip(tmp_path, frame_start=37, fps=24)
+    head = build_demo_head()
+    timing = SceneTiming.of_strip(bpy.context.scene, strip)
+    bake_clip(clip, head, map_rig(describe_rig(head), clip.expression_names), timing, "take 1")
+    actions = set(bpy.data.actions.keys())
+    # a hand-made mapping that sends two channels to one key: Blender refuses the second F-Curve mid-build
+    clashing = RigMapping(RigKind.DEMO_HEAD, head.name, None, {"mouthClose": "mouthClose", "mouthPucker": "mouthClose"})
+    with pytest.raises(RuntimeError, match="already exists"):
+        bake_clip(clip, head, clashing, timing, "take 2")
     assert set(bpy.data.actions.keys()) == actions
     assert head.data.shape_keys.animation_data.action.name == "AdaMesh take 1 (shape keys)"
 
