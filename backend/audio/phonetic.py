@@ -186,8 +186,61 @@ def recognise_phones(wave16k: np.ndarray, mode: str = DEFAULT_MODE, workers: int
     return merge_silences(sorted((p for r in results for p in r), key=lambda p: p.start))
 
 
-def _loop_word(phone: str) -> str:
-    return "_" + phone.lower()  # transcript words never hold "_", so these never clash with them
+def _loop_word(phone: str, index: int) -> str:
+    """A phone standing for transcript word `index` (not in cmudict): "_aa_3". Transcript words never hold "_"."""
+    return f"_{phone.lower()}_{index}"
+
+
+def _transcript_decoder(words: list[str], first: int, pronunciations: Mapping[str, str]) -> tuple[Decoder, list[str]]:
+    """A decoder forced through `words` (transcript words first, first + 1, ...) in order; also the unknown ones.
+
+    A word missing from the dictionary becomes a loop of one or more phones, each equally likely.
+    """
+    decoder = _word_decoder()
+    for word, phones in pronunciations.items():
+        # update=False: no search needs them yet; the grammar below is built from the dictionary as it then is
+        decoder.add_word(word, phones, False)
+    transitions: list[tuple[int, int, float, str]] = []
+    unknown: list[str] = []
+    for state, word in enumerate(words):
+        if decoder.lookup_word(word) is not None:
+            transitions.append((state, state + 1, 1.0, word))
+            continue
+        unknown.append(word)
+        for phone in _LOOP_PHONES:
+            name = _loop_word(phone, first + state)
+            decoder.add_word(name, phone, False)
+            transitions += [(state, state + 1, 1.0 / len(_LOOP_PHONES), name),
+                            (state + 1, state + 1, 0.5 / len(_LOOP_PHONES), name)]
+    decoder.add_fsg("transcript", decoder.create_fsg("transcript", 0, len(words), transitions))
+    decoder.activate_search("transcript")
+    return decoder, unknown
+
+
+def _transcript_spans(decoder: Decoder, n_words: int, n_samples: int) -> list[tuple[int, int, int, int]]:
+    """(first sample, end sample, first word, end word) of utterances of long audio, cut in the longest pause
+    (else between two words) that the forced word pass found 15-30 s after the previous cut."""
+    hop = int(SAMPLE_RATE * _FRAME_S)
+    cuts: list[tuple[int, int, int]] = []  # (frame, words said before it, pause length in frames)
+    said = 0
+    for segment in decoder.seg():
+        name = segment.word
+        if name.startswith(("<", "[")):  # silence or noise
+            cuts.append(((segment.start_frame + segment.end_frame) // 2, said, segment.end_frame - segment.start_frame))
+            continue
+        said = int(name.rsplit("_", 1)[1]) + 1 if name.startswith("_") else said + 1
+        cuts.append((segment.end_frame + 1, said, 0))
+    spans: list[tuple[int, int, int, int]] = []
+    start, start_word = 0, 0
+    while n_samples - start * hop > _MAX_UTTERANCE_S * SAMPLE_RATE:
+        window = [c for c in cuts if _MIN_UTTERANCE_S <= (c[0] - start) * _FRAME_S <= _MAX_UTTERANCE_S]
+        if not window:
+            break
+        frame, said, _ = max(window, key=lambda c: (c[2], c[0]))
+        spans.append((start * hop, frame * hop, start_word, said))
+        start, start_word = frame, said
+    spans.append((start * hop, n_samples, start_word, n_words))
+    return spans
 
 
 def align_phones(
@@ -197,50 +250,50 @@ def align_phones(
 
     `pronunciations` adds or overrides words ({"guenever": "G W EH N IH V ER"}, ARPAbet without stress). Words that
     are still not in cmudict (names, numbers written as digits) are recognised phone by phone within their span,
-    and a warning names them. Raises TranscriptError when the text cannot be aligned with the audio.
+    and a warning names them. Audio over 30 s is aligned in utterances cut at pauses (the phone pass needs memory
+    growing with the square of the length). Raises TranscriptError when the text cannot be aligned with the audio.
     """
     wave = _checked_wave(wave16k)
-    pcm, duration = _pcm16(wave), len(wave) / SAMPLE_RATE
     words = _WORD_PATTERN.findall(transcript.lower())
     if not words:
         raise TranscriptError(f"the transcript {transcript[:60]!r} holds no words; give the spoken text or none")
-    decoder = _word_decoder()
     for word, phones in (pronunciations or {}).items():
-        bad = [p for p in phones.split() if p not in VOWELS and p not in CONSONANTS]
-        if not phones.split() or bad:
+        if not phones.split() or any(p not in VOWELS and p not in CONSONANTS for p in phones.split()):
             raise TranscriptError(
                 f"pronunciation of {word!r} is {phones!r}: use ARPAbet phones without stress marks, e.g. 'M EY IH NG'"
             )
-        # update=False: no search needs them yet; the grammar below is built from the dictionary as it then is
-        decoder.add_word(word.lower(), phones, False)
-    unknown = sorted({w for w in words if decoder.lookup_word(w) is None})
+    extra = {word.lower(): phones for word, phones in (pronunciations or {}).items()}
+    decoder, unknown = _transcript_decoder(words, 0, extra)
     if unknown:
-        log.warning("not in the pronunciation dictionary, recognised phone by phone: %s", ", ".join(unknown))
-        for phone in _LOOP_PHONES:
-            decoder.add_word(_loop_word(phone), phone, False)
-    transitions: list[tuple[int, int, float, str]] = []
-    for state, word in enumerate(words):
-        if word in unknown:
-            # a loop of one or more phones, each equally likely, in place of the word
-            for phone in _LOOP_PHONES:
-                transitions.append((state, state + 1, 1.0 / len(_LOOP_PHONES), _loop_word(phone)))
-            transitions += [(state + 1, state + 1, 0.5 / len(_LOOP_PHONES), _loop_word(p)) for p in _LOOP_PHONES]
-        else:
-            transitions.append((state, state + 1, 1.0, word))
-    grammar = decoder.create_fsg("transcript", 0, len(words), transitions)
-    decoder.add_fsg("transcript", grammar)
-    decoder.activate_search("transcript")
-    _decode(decoder, pcm)
-    try:
-        segments = _aligned_segments(decoder, pcm)
-    except RuntimeError:
-        segments = []
-    if not segments:
-        raise TranscriptError(
-            f"could not align the transcript ({len(words)} words) with {duration:.1f} s of audio: check that it is "
-            "the text spoken in this audio, or leave the transcript empty to recognise the phones"
-        )
-    return _timeline(segments, 0.0, duration, merge_repeats=False)
+        log.warning("not in the pronunciation dictionary, recognised phone by phone: %s", ", ".join(sorted(set(unknown))))
+    spans = [(0, len(wave), 0, len(words))]
+    if len(wave) > _MAX_UTTERANCE_S * SAMPLE_RATE:
+        _decode(decoder, _pcm16(wave))  # the word pass is light; it tells where the pauses fall between words
+        spans = _transcript_spans(decoder, len(words), len(wave)) if decoder.hyp() is not None else []
+    phones: list[Phone] = []
+    for start, end, first_word, end_word in spans:
+        offset, duration = start / SAMPLE_RATE, (end - start) / SAMPLE_RATE
+        if first_word == end_word:
+            phones.append(Phone(SILENCE, offset, offset + duration))
+            continue
+        if (start, end) != (0, len(wave)):
+            decoder, _ = _transcript_decoder(words[first_word:end_word], first_word, extra)
+        pcm = _pcm16(wave[start:end])
+        _decode(decoder, pcm)
+        try:
+            segments = _aligned_segments(decoder, pcm)
+        except RuntimeError:
+            segments = []
+        if not segments:
+            break
+        phones += _timeline(segments, offset, duration, merge_repeats=False)
+    else:
+        if spans:
+            return merge_silences(phones)
+    raise TranscriptError(
+        f"could not align the transcript ({len(words)} words) with {len(wave) / SAMPLE_RATE:.1f} s of audio: check "
+        "that it is the text spoken in this audio, or leave the transcript empty to recognise the phones"
+    )
 
 
 def phone_features(phones: Sequence[Phone], n_frames: int, fps: float) -> np.ndarray:

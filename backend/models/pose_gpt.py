@@ -44,7 +44,7 @@ class CausalSelfAttention(nn.Module):
         With a cache, x holds one new step (it attends to everything before it, so no mask is needed).
         """
         b, t, d = x.shape
-        start = 0
+        start = 0 if past is None else past[0].shape[2]
         if past is not None and t != 1:
             raise ValueError("with a KV cache, feed one step at a time")
         q, k, v = (y.view(b, t, self.n_heads, -1).transpose(1, 2) for y in self.qkv(x).chunk(3, dim=-1))

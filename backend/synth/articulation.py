@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backend.synth.channels import CHANNEL_INDEX, CHANNELS
-from backend.synth.phones import ROUNDED, SILENCE, VOWELS, Phone
+from backend.synth.phones import ROUNDED, SILENCE, Phone
 from backend.synth.styles import ExpressionStyle
 from backend.synth.timebase import PAUSE_MIN_S, check_timeline, check_timing
 
@@ -38,9 +38,9 @@ from backend.synth.timebase import PAUSE_MIN_S, check_timeline, check_timing
 # jaw_x is the jaw's opening rotation (axis-angle x, radians): the lower lip rides on a rigid lever, so it drops by
 # the lever's length times sin(jaw_x) (~80 mm per radian). Each channel moves the lips at the midline by a fixed
 # distance at weight 1 (left/right pairs half each), so a blend-shape head with a jaw bone reproduces it exactly;
-# max(0, .) is contact (lips cannot pass through each other). Channels that only move the corners sideways (smile, stretch,
-# frown, mouthLeft/Right) leave the midline gap alone. mouthClose follows ARKit: it closes lips that the jaw holds
-# apart, and at weight 1 cancels a 25 mm opening (about jaw_x = 0.31).
+# max(0, .) is contact (lips cannot pass through each other). Channels that only move the corners sideways (smile,
+# stretch, frown, mouthLeft/Right) leave the midline gap alone. mouthClose follows ARKit: it closes lips that the
+# jaw holds apart, and at weight 1 cancels a 25 mm opening (about jaw_x = 0.32).
 JAW_GAP_MM_PER_RAD = 80.0  # the jaw lever: the lower lip sits ~80 mm in front of the jaw's hinge
 LIP_GAP_MM: dict[str, float] = {
     "mouthClose": -25.0,

@@ -8,6 +8,7 @@ closes in 30 % of the blink, stays shut for 10 % and opens over the remaining 60
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import brentq
 
 from backend.synth.channels import CHANNEL_INDEX
 from backend.synth.phones import SILENCE, Phone
@@ -64,16 +65,31 @@ def blink_onsets(
     grid = np.arange(0.0, duration, _GRID_S)
     if grid.size == 0:
         return np.zeros(0)
-    hazard = _pause_preference(grid, check_timeline(phones or []))
-    rate = style.blink_rate / 60.0 * hazard / hazard.mean()
-    # A refractory period d lowers a Poisson rate r to r / (1 + r d); ask for more so that the style's rate comes out.
-    rate = np.minimum(rate / np.maximum(1.0 - rate * REFRACTORY_S, 0.2), 0.8 / REFRACTORY_S)
-    candidates = grid[rng.random(grid.size) < rate * _GRID_S]
+    preference = _pause_preference(grid, check_timeline(phones or []))
+    preference /= preference.mean()
+    hazard = _base_rate(preference, style.blink_rate / 60.0) * preference
+    candidates = grid[rng.random(grid.size) < hazard * _GRID_S]
     onsets: list[float] = []
     for time in candidates:
         if not onsets or time - onsets[-1] >= REFRACTORY_S:
             onsets.append(float(time))
     return np.array(onsets)
+
+
+def _base_rate(preference: np.ndarray, target: float) -> float:
+    """The Poisson rate (per s) to modulate by `preference` so that blinks come at `target` per s on average.
+
+    A refractory period d turns a Poisson rate q into q / (1 + q d); averaged over the clip, that must be the target.
+    """
+    if target <= 0.0:
+        return 0.0
+
+    def shortfall(base: float) -> float:
+        local = base * preference
+        return float(np.mean(local / (1.0 + local * REFRACTORY_S))) - target
+
+    # at 1000 per s the outcome is ~1 / d = 2 per s, above the styles' maximum of 1 per s: the root lies between
+    return brentq(shortfall, 0.0, 1e3)
 
 
 def _pause_preference(grid: np.ndarray, phones: list[Phone]) -> np.ndarray:

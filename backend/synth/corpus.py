@@ -190,6 +190,7 @@ def render_utterance(job: Job, plan: UtterancePlan, speech) -> dict:
     from backend.synth.articulation import articulate
     from backend.synth.augment import apply_channel, perturb_speech
     from backend.synth.blinks import add_blinks
+    from backend.synth.brows import add_brow_raises
     from backend.synth.flame_lift import FLAME_EXPRESSION_NAMES, lift_to_flame
     from backend.synth.head_pose import head_motion
     from backend.synth.phones import save_timeline
@@ -205,6 +206,7 @@ def render_utterance(job: Job, plan: UtterancePlan, speech) -> dict:
     loudness = frame_loudness_db(audio, SAMPLE_RATE, job.fps, n_frames)
     pitch = frame_pitch_hz(audio, SAMPLE_RATE, job.fps, n_frames)
     expression, jaw = articulate(phones, job.fps, n_frames, job.speaker.expression, rng)
+    expression = add_brow_raises(expression, job.fps, loudness, pitch, job.speaker.expression, rng)
     expression = add_blinks(expression, job.fps, job.speaker.expression, rng, phones)
     head = head_motion(n_frames, job.fps, loudness, pitch, job.speaker.pose, rng)
     audio = apply_channel(audio, SAMPLE_RATE, plan.augmentation, rng)

@@ -115,7 +115,7 @@ def test_bilabial_closure_survives_random_timelines():
 
 def test_open_vowels_open_the_jaw_more_than_twice_as_far_as_close_vowels():
     frames = "B:{} T:70 S:80 {} K:60 D:{} {} N:50"
-    opens, closes = ["AA", "AE", "AO", "AW", "AY"], ["IY", "IH", "UW", "UH", "IY"]
+    opens, closes = sorted(OPEN_VOWELS), sorted(CLOSE_VOWELS)
     for kind in ("small", "neutral", "large"):
         style = EXPRESSION_PRESETS[kind]
         peaks = {}
