@@ -1,7 +1,7 @@
 """The AdaMesh demo head: the corpus's expression channels as shape keys on the shared head and FLAME bones.
 
 Its lips follow the backend's lip-gap contract (backend/synth/articulation.py), which the add-on cannot import:
-the midline inner-lip opening in mm is 80 * jaw_x (the jaw lever, see head_mesh) plus, per channel at weight 1,
+the midline inner-lip opening in mm is 80 * sin(jaw_x) (the jaw lever, see head_mesh) plus, per channel at weight 1,
 the LIP_GAP_MM distance below. Each lip channel moves the upper lip up by `up` and the lower lip down by `down`
 at the midline (up + down = the contract's distance); corner channels move only the corners, so the midline
 gap stays; the rest (brows, eyes, cheeks, nose) stay clear of the lips. tests/blender checks the contract on

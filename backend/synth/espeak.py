@@ -22,9 +22,11 @@ Speeds above 450 words/min go through libsonic after the events are stamped, so 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -166,29 +168,48 @@ def espeak_parameters(rate: float, pitch: float, pitch_range: float) -> tuple[in
 
 
 class Espeak:
-    """libespeak-ng, loaded and initialised once per process: the library is one global state, not thread-safe.
+    """The process's access to libespeak-ng; get it with `engine()`.
 
-    Get it with `engine()`; `synthesize` holds a lock, so threads may share it (one at a time).
+    The library is one global, non-thread-safe state, and it carries state from one utterance to the next: a
+    function-static pitch-flutter phase and libc's `rand()` (breath noise) make a second synthesis of the same
+    text differ from the first (measured: lengths off by up to 230 samples). So every utterance gets a freshly
+    loaded library with libc's random generator reset, exactly as a fresh `espeak-ng` process has: the output is
+    the same whatever came before, and equals `espeak-ng -w`. Loading and initialising costs ~10 ms.
     """
 
     def __init__(self) -> None:
-        try:
-            self._lib = ctypes.CDLL(LIBRARY)
-        except OSError as error:
-            raise SynthError(f"cannot load {LIBRARY} ({error}); install it (Debian: apt-get install espeak-ng)")
-        self.sample_rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS)
-        if self.sample_rate <= 0:
-            raise SynthError("espeak-ng failed to initialise (is espeak-ng-data installed? apt-get install espeak-ng)")
-        data_path = ctypes.c_char_p()
-        self._lib.espeak_Info.restype = ctypes.c_char_p
-        self.version = self._lib.espeak_Info(ctypes.byref(data_path)).decode()
-        self.variants_folder = Path(data_path.value.decode()) / "voices" / "!v"
-        self._callback = _SynthCallback(self._receive)  # kept referenced: the library calls it later
-        self._lib.espeak_SetSynthCallback(self._callback)
         self._lock = threading.Lock()
+        self._libc = ctypes.CDLL(None)
+        self._libc.dlclose.argtypes = [ctypes.c_void_p]
+        self._callback = _SynthCallback(self._receive)  # one object for the process: the library holds its address
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, int, str]] = []
         self._warned: set[tuple[str, str]] = set()
+        with self._lock, self._loaded() as lib:
+            data_path = ctypes.c_char_p()
+            lib.espeak_Info.restype = ctypes.c_char_p
+            self.version = lib.espeak_Info(ctypes.byref(data_path)).decode()
+            self.variants_folder = Path(data_path.value.decode()) / "voices" / "!v"
+
+    @contextlib.contextmanager
+    def _loaded(self) -> Iterator[ctypes.CDLL]:
+        """A fresh, initialised instance of the library (the last handle closed unloads it, statics and all)."""
+        try:
+            lib = ctypes.CDLL(LIBRARY)
+        except OSError as error:
+            raise SynthError(f"cannot load {LIBRARY} ({error}); install it (Debian: apt-get install espeak-ng)")
+        try:
+            self.sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS)
+            if self.sample_rate <= 0:
+                raise SynthError("espeak-ng failed to initialise (is espeak-ng-data installed? "
+                                 "apt-get install espeak-ng)")
+            try:
+                lib.espeak_SetSynthCallback(self._callback)
+                yield lib
+            finally:
+                lib.espeak_Terminate()
+        finally:
+            self._libc.dlclose(lib._handle)
 
     def synthesize(
         self,
@@ -214,15 +235,17 @@ class Espeak:
             raise SynthError("cannot speak an empty text")
         words_per_minute, pitch_step, range_step = espeak_parameters(rate, pitch, pitch_range)
         encoded = text.encode("utf-8")
+        name = voice if variant is None else f"{voice}+{variant}"
         with self._lock:
-            self._chunks, self._events = [], []
-            name = voice if variant is None else f"{voice}+{variant}"
-            if self._lib.espeak_SetVoiceByName(name.encode()) != _EE_OK:
-                raise SynthError(f"espeak-ng cannot load voice {name!r}")
-            for parameter, value in ((_RATE, words_per_minute), (_PITCH, pitch_step), (_RANGE, range_step)):
-                self._lib.espeak_SetParameter(parameter, value, 0)
-            status = self._lib.espeak_Synth(encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0,
-                                            _CHARS_UTF8 | _ENDPAUSE, None, None)
+            self._libc.srand(1)  # libc's state at process start, as the espeak-ng command line has it
+            with self._loaded() as lib:
+                if lib.espeak_SetVoiceByName(name.encode()) != _EE_OK:
+                    raise SynthError(f"espeak-ng cannot load voice {name!r}")
+                for parameter, value in ((_RATE, words_per_minute), (_PITCH, pitch_step), (_RANGE, range_step)):
+                    lib.espeak_SetParameter(parameter, value, 0)
+                self._chunks, self._events = [], []
+                status = lib.espeak_Synth(encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE,
+                                          None, None)
             if status != _EE_OK:
                 raise SynthError(f"espeak-ng failed to synthesise {text[:40]!r} (error {status})")
             samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)

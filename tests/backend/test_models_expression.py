@@ -10,14 +10,6 @@ from backend.models.expression import ExpressionModel
 from backend.models.rotary import apply_rotary, rotary_cos_sin
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy 2-core machine two OpenMP threads wait on each other
-    (measured: 120 tiny VQ-VAE steps take 1.5 s on one thread, 12-26 s on two while other jobs run)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def tiny_model(**overrides) -> ExpressionModel:

@@ -19,14 +19,6 @@ from backend.models.molora import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy 2-core machine two OpenMP threads wait on each other
-    (measured: 120 tiny VQ-VAE steps take 1.5 s on one thread, 12-26 s on two while other jobs run)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 RANKS, ALPHA = (2, 4, 8), 4.0
 
 
