@@ -1,12 +1,15 @@
 """Measure the phonetic front end and write the recogniser's error profile (a benchmark, not a test).
 
-    cd /work/main && .venv/bin/python -m benchmarks.measure_phonetic [--data ../shared/data] [--repeats 3] [--out P.json]
+    .venv/bin/python -m benchmarks.measure_phonetic [--data ../shared/data] [--repeats 3] [--out P.json]
+
+(from the repository root, so `backend` imports).
 
 On the real LibriSpeech clip (evaluation only, never training), against its phones.json, for recognition in
 "words" and "allphone" mode and for forced alignment with the transcript: speed (x real time, best of
 --repeats), frame-level phone accuracy at 25 fps, bilabial / m / open-vowel detection within +-40 ms, and the error
 profile that `corrupt_phones` replays on the corpus's exact phones. Then the same recognisers on espeak-ng and
-Festival speech, scored by phone error rate against cmudict's phones of the known text.
+Festival speech, scored by phone error rate against cmudict's phones of the known text, and for Festival, which
+gives exact phone times, by boundary error against them.
 The output is written to backend/audio/phone_error_profile.json unless --out says otherwise.
 """
 
@@ -19,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import librosa
 import numpy as np
 from pocketsphinx import Decoder
 
@@ -32,6 +36,7 @@ from backend.audio.phone_errors import (
     save_profile,
 )
 from backend.audio.phonetic import DEFAULT_MODE, RECOGNITION_MODES, SAMPLE_RATE, align_phones, recognise_phones
+from backend.synth.festival import synthesize_batch
 from backend.synth.phones import BILABIALS, SILENCE, Phone, load_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,41 +134,48 @@ def measure_long_audio(data: Path, copies: int = 4) -> dict:
     }
 
 
-def synthesise(engine: str, voice: str, text: str, folder: Path) -> np.ndarray:
+def espeak_wave(voice: str, text: str, folder: Path) -> np.ndarray:
     path = folder / "speech.wav"
-    if engine == "espeak-ng":
-        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True)
-    else:
-        script = folder / "text.txt"
-        script.write_text(text + "\n")
-        subprocess.run(["text2wave", "-o", str(path), "-eval", f"(voice_{voice})", str(script)],
-                       check=True, capture_output=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True)
     return load_audio(path, SAMPLE_RATE)  # espeak-ng writes 22.05 kHz
 
 
 def measure_synthetic() -> dict:
-    """Per engine and voice: each recogniser's phone error rate and bilabial recall against cmudict's phones of
-    the known text (forced alignment fails on some espeak sentences, so the reference carries no timing)."""
+    """Per engine and voice, each recogniser's phone error rate and bilabial recall against cmudict's phones of
+    the known text (no timing: forced alignment fails on some espeak sentences). Festival also gives its exact
+    phone times, so for it the boundary errors of each recogniser and of forced alignment against the truth."""
     dictionary = Decoder(loglevel="FATAL")
     results: dict[str, dict] = {}
-    voices = [("espeak-ng", v) for v in ESPEAK_VOICES] + [("festival", v) for v in FESTIVAL_VOICES]
     with tempfile.TemporaryDirectory() as folder:
-        for engine, voice in voices:
-            scores: dict[str, list[tuple[float, float]]] = {m: [] for m in RECOGNITION_MODES}
-            for text in SENTENCES:
-                wave = synthesise(engine, voice, text, Path(folder))
-                reference = [p for word in text.split() for p in dictionary.lookup_word(word).split()]
-                for mode in RECOGNITION_MODES:
-                    phones = recognise_phones(wave, mode)
-                    scores[mode].append(sequence_scores(reference, [p.phone for p in phones]))
-            results[f"{engine} {voice}"] = {
-                mode: {"phone_error_rate": float(np.mean([s[0] for s in rows])),
-                       "sequence_bilabial_recall": float(np.mean([s[1] for s in rows]))}
-                for mode, rows in scores.items()
-            }
-            print(f"  {engine:9s} {voice:22s} " + "  ".join(
+        for voice in (*ESPEAK_VOICES, *FESTIVAL_VOICES):
+            if voice in ESPEAK_VOICES:
+                label, exact = f"espeak-ng {voice}", None
+                waves = [espeak_wave(voice, text, Path(folder)) for text in SENTENCES]
+            else:
+                label, speech = f"festival {voice}", synthesize_batch(SENTENCES, voice)
+                waves = [librosa.resample(s.audio, orig_sr=s.sample_rate, target_sr=SAMPLE_RATE) for s in speech]
+                exact = [s.phones for s in speech]
+            results[label] = {}
+            for mode in (*RECOGNITION_MODES, "aligned"):
+                if mode == "aligned" and exact is None:
+                    continue
+                phones = [align_phones(w, t) if mode == "aligned" else recognise_phones(w, mode)
+                          for w, t in zip(waves, SENTENCES)]
+                scores = [sequence_scores([p for word in text.split() for p in dictionary.lookup_word(word).split()],
+                                          [p.phone for p in recognised]) for text, recognised in zip(SENTENCES, phones)]
+                result = {"phone_error_rate": float(np.mean([s[0] for s in scores])),
+                          "sequence_bilabial_recall": float(np.mean([s[1] for s in scores]))}
+                if exact is not None:
+                    jitter = measure_error_profile(zip(exact, phones))["boundary_jitter_ms"]
+                    result["frame_accuracy_vs_exact"] = float(np.mean(
+                        [frame_accuracy(e, p, FPS)["frame_accuracy"] for e, p in zip(exact, phones)]))
+                    result["boundary_jitter_vs_exact_ms"] = jitter
+                results[label][mode] = result
+            print(f"  {label:32s} " + "  ".join(
                 f"{m}: PER {r['phone_error_rate']:.2f} bilabials {r['sequence_bilabial_recall']:.2f}"
-                for m, r in results[f"{engine} {voice}"].items()), flush=True)
+                + (f" boundaries {r['boundary_jitter_vs_exact_ms']['mean']:+.0f}+-"
+                   f"{r['boundary_jitter_vs_exact_ms']['std']:.0f} ms" if "boundary_jitter_vs_exact_ms" in r else "")
+                for m, r in results[label].items()), flush=True)
     return results
 
 
@@ -180,7 +192,8 @@ def main() -> None:
         jitter = m["profile"]["boundary_jitter_ms"]
         print(f"  {mode:8s} {m['speed_x_realtime']:5.1f}x real time  frames {m['frame_accuracy']:.3f} "
               f"(speech {m['frame_accuracy_speech']:.3f}, class {m['frame_class_accuracy']:.3f})  "
-              f"PER {m['phone_error_rate']:.2f} (bilabials in sequence {m['sequence_bilabial_recall']:.2f})  bilabials {m['bilabial_detection']:.2f} m {m['m_detection']:.2f} "
+              f"PER {m['phone_error_rate']:.2f} (bilabials in sequence {m['sequence_bilabial_recall']:.2f})  "
+              f"bilabials {m['bilabial_detection']:.2f} m {m['m_detection']:.2f} "
               f"open vowels {m['open_vowel_detection']:.2f} false bilabials {m['bilabial_false_share']:.2f}  "
               f"del {m['profile']['deletion_rate']:.2f} ins {m['profile']['insertion_rate']:.2f}  "
               f"jitter {jitter['mean']:+.0f}+-{jitter['std']:.0f} ms")
@@ -189,13 +202,18 @@ def main() -> None:
     long_audio = measure_long_audio(args.data)
     print(f"  {long_audio['duration_s']:.0f} s of audio: " + "  ".join(
         f"{k} {v:.1f}x" for k, v in long_audio.items() if k != "duration_s"), flush=True)
-    print("synthetic speech (reference: cmudict phones of the known text)", flush=True)
+    print("synthetic speech (reference: cmudict phones of the known text; Festival: also its exact times)", flush=True)
     synthetic = measure_synthetic()
     save_profile(
         {
-            "about": "pocketsphinx 5.1.1 (en-us) against the LibriSpeech clip's phones.json (itself a pocketsphinx "
-            "forced alignment, about +-50 ms from the true boundaries), by benchmarks/measure_phonetic.py. "
-            "'profile' is what corrupt_phones replays; matrices are indexed by 'classes' (rows: reference).",
+            "about": "pocketsphinx 5.1.1 (en-us) against the LibriSpeech clip's phones.json, by "
+            "benchmarks/measure_phonetic.py. The reference is itself a pocketsphinx forced alignment (about +-50 ms "
+            "from the true boundaries), so boundary errors here are relative to it, and 'words' (whose phones come "
+            "from the same aligner) looks better timed than it is against the truth. 'profile' is what "
+            "corrupt_phones replays; matrices are indexed by 'classes' (rows: reference). 'synthetic_speech' scores "
+            "the recognisers against cmudict's phones of known sentences (no timing: forced alignment fails on "
+            "some espeak sentences), and for Festival also against its exact phone times (true boundaries; its "
+            "lexicon differs a little from cmudict).",
             "fps": FPS,
             "classes": list(CLASSES),
             "default_mode": DEFAULT_MODE,

@@ -3,7 +3,7 @@
 Training uses the synthetic corpus's exact phones in place of pocketsphinx's output (pocketsphinx hears espeak
 badly), so the exact phones are corrupted with the error profile measured on real speech: train and use then see
 the same kind of input. `measure_error_profile` and `corrupt_phones` speak the same vocabulary, so corrupting a
-timeline with a profile and measuring the result gives that profile back (tests/backend/test_phonetic_errors.py).
+timeline with a profile and measuring the result gives roughly that profile back (test_phonetic_errors.py).
 
 Phones are grouped into classes by what the face does with them; the partition is ordered so a phone in two of
 `backend.synth.phones`' sets lands in the first: AO is an open vowel (the jaw opens) before it is rounded, UW/UH
@@ -46,10 +46,8 @@ _CLASS_ORDER: tuple[tuple[str, frozenset[str]], ...] = (
     ("other_consonant", CONSONANTS),
 )
 CLASSES: tuple[str, ...] = tuple(name for name, _ in _CLASS_ORDER)
-PHONE_CLASS: dict[str, str] = {}
-for _name, _members in _CLASS_ORDER:
-    for _phone in sorted(_members):
-        PHONE_CLASS.setdefault(_phone, _name)
+# reversed: a phone in two sets is written last, so kept, by the earlier class
+PHONE_CLASS: dict[str, str] = {phone: name for name, members in reversed(_CLASS_ORDER) for phone in members}
 CLASS_PHONES: dict[str, tuple[str, ...]] = {
     name: tuple(sorted(p for p, c in PHONE_CLASS.items() if c == name)) for name in CLASSES
 }
@@ -154,7 +152,10 @@ def align_timelines(reference: list[Phone], hypothesis: list[Phone]) -> list[Ali
     return steps[::-1]
 
 
-def _detection_rate(reference: list[Phone], hypothesis: list[Phone], wanted: frozenset[str], found_by: frozenset[str]) -> float | None:
+def _detection_rate(
+    reference: list[Phone], hypothesis: list[Phone], wanted: frozenset[str], found_by: frozenset[str]
+) -> float | None:
+    """Share of `wanted` reference phones overlapped, within the tolerance, by a recognised `found_by` phone."""
     targets = [p for p in reference if p.phone in wanted]
     finders = [p for p in hypothesis if p.phone in found_by]
     if not targets:
@@ -281,9 +282,10 @@ def _substituted(phone: str, profile: dict, rng: np.random.Generator) -> str:
 def corrupt_phones(phones: list[Phone], profile: dict, rng: np.random.Generator) -> list[Phone]:
     """Make an exact phone timeline look like a recogniser's output on real speech, as `profile` measured.
 
-    In order: each boundary moves by one of the measured boundary errors, drawn at random; each phone is deleted with the deletion rate (its neighbours share its span,
-    cut at a random point); each survivor changes class by the substitution matrix; then each original phone
-    gains, with the insertion rate, an extra phone (class by the insertion distribution) that takes a random
+    In order: each boundary moves by one of the measured boundary errors, drawn at random; each phone is deleted
+    with the deletion rate (its neighbours share its span, cut at a random point); each survivor changes class by
+    the substitution matrix (a new phone is drawn uniformly within the class); then, for each original phone with
+    the insertion rate, a survivor gains an extra phone (class by the insertion distribution) that takes a random
     part of it. The span of the timeline is kept; the result has SIL runs merged.
     """
     if not phones:
@@ -309,8 +311,8 @@ def corrupt_phones(phones: list[Phone], profile: dict, rng: np.random.Generator)
     if pending_start is not None:  # deletions at the end: the last survivor runs on to the end
         survivors[-1] = Phone(survivors[-1].phone, survivors[-1].start, timeline[-1].end)
     n_insertions = rng.binomial(1, min(profile["insertion_rate"], 1.0), size=len(timeline)).sum()
+    # one insertion per host at most
     hosts = set(rng.choice(len(survivors), size=min(int(n_insertions), len(survivors)), replace=False).tolist())
-    # a host can hold one insertion only; with rates near 1 the extra ones go to other hosts
     result: list[Phone] = []
     insertion_p = np.asarray(profile["insertion_class_distribution"])
     for index, phone in enumerate(survivors):
@@ -362,9 +364,13 @@ def load_error_profile(mode: str | None = None, path: str | Path = PROFILE_PATH)
         mode = mode or measured["default_mode"]
         profile = measured["modes"][mode]["profile"]
     except FileNotFoundError:
-        raise ProfileError(f"{path}: no phone error profile; run `python -m benchmarks.measure_phonetic` to measure one") from None
+        raise ProfileError(
+            f"{path}: no phone error profile; measure one with `python -m benchmarks.measure_phonetic`"
+        ) from None
     except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise ProfileError(f"{path}: not a phone error profile with mode {mode!r} ({error!r}); measure it again") from None
+        raise ProfileError(
+            f"{path}: not a phone error profile with mode {mode!r} ({error!r}); measure it again"
+        ) from None
     missing = [k for k in _PROFILE_KEYS if k not in profile]
     matrix = np.asarray(profile.get("substitution_matrix", []), dtype=float)
     if missing or matrix.shape != (len(CLASSES), len(CLASSES)) or not np.allclose(matrix.sum(axis=1), 1.0):

@@ -5,15 +5,17 @@ callback together with its events; with `espeakINITIALIZE_PHONEME_EVENTS` every 
 `sample` field is its exact position in the output (`audio_position` is the same in truncated milliseconds).
 The audio is what `espeak-ng -w` writes, sample for sample (tests/backend/test_speech_espeak.py checks it).
 
-Two things in how espeak queues its output decide the phone boundaries:
+Three things in how espeak queues its output decide the phone boundaries (read from its synthesize.c and
+checked on its output):
 
 - A phoneme's "pre-pause" (the silent closure before a stop, the gap before a word) is generated *before* its
   event, so the event marks the burst, not the closure. The closure is the run of digital silence (exact zero
-  samples) just before the event, or, for the first phoneme of a word, everything after the word event, which
-  espeak queues ahead of the pre-pause. We move the boundary back to it, so a P, B or M holds its closure.
-- A vowel after a nasal or liquid gets its event after its first spectral frames, so those 15-35 ms (the
-  formant transition out of the consonant) stay with the consonant inside a word; at a word start the word
-  event puts the boundary at the transition. espeak reports nothing finer, so we leave it.
+  samples) just before the event; we move the boundary back to where it starts, so a P or B holds its closure.
+- A vowel after a nasal or liquid gets its event after its first spectral frames, so the formant transition out
+  of the consonant (15-60 ms) stays with the consonant; for a word-final nasal before a vowel ("spoon at") espeak
+  makes the whole nasal inside that vowel start. espeak reports nothing finer, so we leave it.
+- A liquid after a vowel and before a consonant or pause ("milk", "Paul would") is made inside the vowel's
+  ending: its own event comes with no sound of its own. We share the vowel's time evenly between the two.
 
 Silences are generated as exact zeros only by voice variants without an `echo` setting (with one, a silence
 holds the echo of earlier speech); backend/synth/voices.py therefore uses echo-free variants only.
@@ -32,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import SynthError
-from backend.synth.phones import SILENCE
+from backend.synth.phones import SILENCE, VOWELS
 from backend.synth.speech import Speech, timeline_from_segments
 
 LIBRARY = "libespeak-ng.so.1"
@@ -43,13 +45,14 @@ MAX_WORDS_PER_MINUTE = 450  # above this, libsonic speeds the audio up after the
 # espeak_AUDIO_OUTPUT, espeak_Initialize options, espeak_EVENT_TYPE, espeak_PARAMETER, espeak_Synth flags
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
-_EVENT_LIST_TERMINATED, _EVENT_WORD, _EVENT_PHONEME = 0, 1, 7
+_EVENT_LIST_TERMINATED, _EVENT_PHONEME = 0, 7
 _RATE, _PITCH, _RANGE = 1, 3, 4
 _POS_CHARACTER = 1
 _CHARS_UTF8, _ENDPAUSE = 1, 0x1000
 _EE_OK = 0
 
 log = logging.getLogger(__name__)
+_warned: set[tuple[str, str]] = set()  # (table, mnemonic) already reported
 
 # The English voices we can map, each with the phoneme table its language file selects (`phonemes` line;
 # gmw/en has none and uses the table "en").
@@ -68,8 +71,8 @@ ACCENT_PHONEME_TABLES = {
 # (the CMU dictionary's conventions, which pocketsphinx's model was trained on): lexical sets, not accents.
 # A tuple of two splits espeak's one unit evenly (r-coloured vowels, syllabic consonants, triphthongs).
 _GENERAL_AMERICAN: dict[str, tuple[str, ...]] = {
-    # pauses; "||" ends a word and "1" is a stress code, listed so no table entry is unmapped
-    **{pause: (SILENCE,) for pause in ("_", "_:", "_!", "_|", "_::", "_;_", "_^_", "_X1", "||", "1")},
+    # pauses other than the "_..." ones (see to_arpabet): "||" ends a word, "1" is a code; neither is ever spoken
+    "||": (SILENCE,), "1": (SILENCE,),
     # vowels: monophthongs
     "a": ("AE",), "a2": ("AE",), "a#2": ("AE",), "a/": ("AE",), "aa": ("AE",),  # TRAP, BATH
     "A:": ("AA",), "A#": ("AA",), "A~": ("AA",), "0": ("AA",), "0#": ("AA",),  # PALM, LOT
@@ -97,7 +100,7 @@ _GENERAL_AMERICAN: dict[str, tuple[str, ...]] = {
     "f": ("F",), "v": ("V",), "v#": ("V",), "B": ("B",), "T": ("TH",), "D": ("DH",),
     "s": ("S",), "z#": ("S",), "z/2": ("S",), "z": ("Z",),
     "S": ("SH",), "S;": ("SH",), "s.": ("SH",), "s;": ("SH",), "Z": ("ZH",), "Z;": ("ZH",), "z.": ("ZH",),
-    "z;": ("ZH",), "h": ("HH",), "C": ("HH",), "x": ("K",), "X": ("K",), "Q": ("G",), "Q^": ("G",),
+    "z;": ("ZH",), "h": ("HH",), "C": ("HH",), "#X1": ("HH",), "x": ("K",), "X": ("K",), "Q": ("G",), "Q^": ("G",),
     "J^": ("Y",),
     # nasals
     "m": ("M",), "n": ("N",), "n.": ("N",), "n^": ("N",), "N": ("NG",),
@@ -121,7 +124,8 @@ _ACCENT_DIFFERENCES: dict[str, dict[str, tuple[str, ...]]] = {
     "en-rp": _NON_RHOTIC | _BRITISH | {"aa": ("AA",), "U@": ("AO",), "e#": ("IH",)},
     "en-n": _NON_RHOTIC | _BRITISH | {"V": ("UH",)},  # northern STRUT
     "en-wm": _NON_RHOTIC | _BRITISH | {"V": ("UH",), "02": ("UH",), "e@": ("ER",), "aI": ("OY",)},
-    "en-sc": _BRITISH,
+    # Scottish English is rhotic, but espeak writes its r after these vowels as a phoneme of its own
+    "en-sc": _BRITISH | {"A@": ("AA",), "O@": ("AO",), "o@": ("OW",), "e@": ("EH",), "i@3": ("IH",)},
     "en-wi": _NON_RHOTIC | _BRITISH
     | {"T": ("T",), "D": ("D",), "A@": ("AA", "AH"), "O@": ("AO", "AH"), "o@": ("OW", "AH")},
 }
@@ -152,13 +156,25 @@ class _Event(ctypes.Structure):
 _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 
 
+def _declare(lib: ctypes.CDLL) -> None:
+    """The C signatures of the functions we call (speak_lib.h), so ctypes passes every argument at its width."""
+    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
+    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+                                 ctypes.c_uint, ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p]
+    lib.espeak_Info.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
+    lib.espeak_Info.restype = ctypes.c_char_p
+
+
 def espeak_parameters(rate: float, pitch: float, pitch_range: float) -> tuple[int, int, int]:
     """espeak's own (words per minute, pitch 0..100, range 0..100) for a rate factor, a pitch shift in semitones
     and a pitch-range factor, each relative to the voice's normal."""
     words_per_minute = round(NORMAL_WORDS_PER_MINUTE * rate)
     if not 80 <= words_per_minute <= MAX_WORDS_PER_MINUTE:
-        raise SynthError(f"espeak rate {rate} gives {words_per_minute} words/min; keep it within 80..450 "
-                         f"(rate {80 / NORMAL_WORDS_PER_MINUTE:.2f}..{MAX_WORDS_PER_MINUTE / NORMAL_WORDS_PER_MINUTE:.2f})")
+        raise SynthError(f"espeak rate {rate} gives {words_per_minute} words/min; keep it within "
+                         f"80..{MAX_WORDS_PER_MINUTE} (rate 0.46..2.57)")
     pitch_step = round(50 + pitch / SEMITONES_PER_PITCH_STEP)
     range_step = round(50 * pitch_range)
     if not (0 <= pitch_step <= 100 and 0 <= range_step <= 100):
@@ -183,29 +199,29 @@ class Espeak:
         self._libc.dlclose.argtypes = [ctypes.c_void_p]
         self._callback = _SynthCallback(self._receive)  # one object for the process: the library holds its address
         self._chunks: list[np.ndarray] = []
-        self._events: list[tuple[int, int, str]] = []
-        self._warned: set[tuple[str, str]] = set()
-        with self._lock, self._loaded() as lib:
+        self._events: list[tuple[int, str]] = []
+        with self._lock, self._loaded() as (lib, self.sample_rate):
             data_path = ctypes.c_char_p()
-            lib.espeak_Info.restype = ctypes.c_char_p
             self.version = lib.espeak_Info(ctypes.byref(data_path)).decode()
-            self.variants_folder = Path(data_path.value.decode()) / "voices" / "!v"
+            self.data_folder = Path(data_path.value.decode())
 
     @contextlib.contextmanager
-    def _loaded(self) -> Iterator[ctypes.CDLL]:
-        """A fresh, initialised instance of the library (the last handle closed unloads it, statics and all)."""
+    def _loaded(self) -> Iterator[tuple[ctypes.CDLL, int]]:
+        """A fresh, initialised instance of the library and its sample rate (closing the last handle unloads the
+        library, its static state with it)."""
         try:
             lib = ctypes.CDLL(LIBRARY)
         except OSError as error:
             raise SynthError(f"cannot load {LIBRARY} ({error}); install it (Debian: apt-get install espeak-ng)")
         try:
-            self.sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS)
-            if self.sample_rate <= 0:
+            _declare(lib)
+            sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS)
+            if sample_rate <= 0:
                 raise SynthError("espeak-ng failed to initialise (is espeak-ng-data installed? "
                                  "apt-get install espeak-ng)")
             try:
                 lib.espeak_SetSynthCallback(self._callback)
-                yield lib
+                yield lib, sample_rate
             finally:
                 lib.espeak_Terminate()
         finally:
@@ -229,8 +245,8 @@ class Espeak:
         if voice not in ACCENT_PHONEME_TABLES:
             raise SynthError(f"espeak voice {voice!r} is not one we can map to ARPAbet; "
                              f"choose from {sorted(ACCENT_PHONEME_TABLES)}")
-        if variant is not None and not (self.variants_folder / variant).is_file():
-            raise SynthError(f"espeak-ng has no voice variant {variant!r} in {self.variants_folder}")
+        if variant is not None and not (self.data_folder / "voices" / "!v" / variant).is_file():
+            raise SynthError(f"espeak-ng has no voice variant {variant!r} in {self.data_folder}/voices/!v")
         if not text.strip():
             raise SynthError("cannot speak an empty text")
         words_per_minute, pitch_step, range_step = espeak_parameters(rate, pitch, pitch_range)
@@ -238,7 +254,7 @@ class Espeak:
         name = voice if variant is None else f"{voice}+{variant}"
         with self._lock:
             self._libc.srand(1)  # libc's state at process start, as the espeak-ng command line has it
-            with self._loaded() as lib:
+            with self._loaded() as (lib, _):
                 if lib.espeak_SetVoiceByName(name.encode()) != _EE_OK:
                     raise SynthError(f"espeak-ng cannot load voice {name!r}")
                 for parameter, value in ((_RATE, words_per_minute), (_PITCH, pitch_step), (_RANGE, range_step)):
@@ -250,61 +266,69 @@ class Espeak:
                 raise SynthError(f"espeak-ng failed to synthesise {text[:40]!r} (error {status})")
             samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
             events, self._chunks, self._events = self._events, [], []
-        segments = self._segments(events, samples, ACCENT_PHONEME_TABLES[voice], strict)
+        segments = _segments(events, samples, ACCENT_PHONEME_TABLES[voice], strict)
         phones = timeline_from_segments(segments, len(samples), self.sample_rate)
         return Speech(samples.astype(np.float32) / 32768.0, self.sample_rate, phones)
 
     def _receive(self, wav, n_samples: int, events) -> int:
-        """The synth callback: keeps the buffer's audio and its word and phoneme events."""
+        """The synth callback: keeps the buffer's audio and its phoneme events (sample, mnemonic)."""
         if wav and n_samples > 0:
             self._chunks.append(np.ctypeslib.as_array(wav, (n_samples,)).copy())
         i = 0
         while events[i].type != _EVENT_LIST_TERMINATED:
-            event = events[i]
-            if event.type == _EVENT_PHONEME:
-                self._events.append((_EVENT_PHONEME, event.sample, event.id.string.decode("utf-8", "replace")))
-            elif event.type == _EVENT_WORD:
-                self._events.append((_EVENT_WORD, event.sample, ""))
+            if events[i].type == _EVENT_PHONEME:
+                self._events.append((events[i].sample, events[i].id.string.decode("utf-8", "replace")))
             i += 1
         return 0  # continue synthesis
 
-    def _segments(
-        self, events: list[tuple[int, int, str]], samples: np.ndarray, table: str, strict: bool
-    ) -> list[tuple[tuple[str, ...], int]]:
-        """(ARPAbet phones, first sample) per phoneme event, each pre-pause moved to the phoneme it belongs to."""
-        segments: list[tuple[tuple[str, ...], int]] = []
-        word_start: int | None = None
-        for kind, sample, mnemonic in events:
-            if kind == _EVENT_WORD:
-                word_start = sample
-                continue
-            phones = self._arpabet(mnemonic, table, strict)
-            start = sample
-            if segments and segments[-1][0] != (SILENCE,):
-                floor = segments[-1][1] + 1  # never swallow the previous phone whole
-                if word_start is not None:
-                    start = word_start
-                else:
-                    sounding = np.flatnonzero(samples[floor:sample])
-                    start = floor + int(sounding[-1]) + 1 if sounding.size else floor
-                start = max(min(start, sample), floor)
-            word_start = None
-            segments.append((phones, start))
-        return segments
 
-    def _arpabet(self, mnemonic: str, table: str, strict: bool) -> tuple[str, ...]:
-        phones = PHONE_MAPS[table].get(mnemonic)
-        if phones is not None:
-            return phones
-        if strict:
-            raise SynthError(f"espeak phoneme {mnemonic!r} (table {table}) has no ARPAbet mapping in {__name__}")
-        # An unlisted mnemonic is almost always a listed one with a variant mark (espeak names them "x2", "x#").
-        stem = mnemonic.rstrip("#/0123456789;.:")
-        phones = PHONE_MAPS[table].get(stem, (SILENCE,) if mnemonic.startswith("_") else ("AH",))
-        if (table, mnemonic) not in self._warned:
-            self._warned.add((table, mnemonic))
-            log.warning("espeak phoneme %r (table %s) is not in the ARPAbet table; using %s", mnemonic, table, phones)
+def to_arpabet(mnemonic: str, table: str, strict: bool = False) -> tuple[str, ...]:
+    """The ARPAbet phones of an espeak phoneme mnemonic in a phoneme table (a value of ACCENT_PHONEME_TABLES).
+
+    An unknown mnemonic raises SynthError when `strict` (the tests, which keep the table complete); otherwise it
+    is read as the listed phoneme it varies (espeak names variants "x2", "x#", "x/") and a warning is logged once.
+    """
+    if mnemonic.startswith("_"):  # every pause: "_", "_:", "_!", "_|", ... and the control code "_\x01"
+        return (SILENCE,)
+    phones = PHONE_MAPS[table].get(mnemonic)
+    if phones is not None:
         return phones
+    if strict:
+        raise SynthError(f"espeak phoneme {mnemonic!r} (table {table}) has no ARPAbet mapping in {__name__}")
+    stem = mnemonic.rstrip("#/0123456789;.:")
+    phones = PHONE_MAPS[table].get(stem, ("AH",))
+    if (table, mnemonic) not in _warned:
+        _warned.add((table, mnemonic))
+        log.warning("espeak phoneme %r (table %s) is not in the ARPAbet table; using %s", mnemonic, table, phones)
+    return phones
+
+
+def _segments(
+    events: list[tuple[int, str]], samples: np.ndarray, table: str, strict: bool
+) -> list[tuple[tuple[str, ...], int]]:
+    """(ARPAbet phones, first sample) per sounding phoneme, each closure moved to the phoneme it belongs to."""
+    segments: list[tuple[tuple[str, ...], int]] = []
+    for sample, mnemonic in events:
+        start = sample
+        if segments and segments[-1][0] != (SILENCE,):
+            floor = segments[-1][1]
+            sounding = np.flatnonzero(samples[floor:sample])
+            start = floor + int(sounding[-1]) + 1 if sounding.size else floor
+        segments.append((to_arpabet(mnemonic, table, strict), start))
+    return _fold_soundless(segments)
+
+
+def _fold_soundless(segments: list[tuple[tuple[str, ...], int]]) -> list[tuple[tuple[str, ...], int]]:
+    """Phones that got no samples of their own (a liquid made inside the vowel before it) join that vowel's
+    segment, which is then shared evenly; one with no vowel before it has no time to claim and is dropped."""
+    folded: list[tuple[tuple[str, ...], int]] = []
+    for k, (phones, start) in enumerate(segments):
+        end = segments[k + 1][1] if k + 1 < len(segments) else None
+        if start != end or phones == (SILENCE,):
+            folded.append((phones, start))
+        elif folded and folded[-1][0][-1] in VOWELS:
+            folded[-1] = (folded[-1][0] + phones, folded[-1][1])
+    return folded
 
 
 _engine: Espeak | None = None

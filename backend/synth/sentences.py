@@ -4,9 +4,9 @@ The words are chosen for the mouth: many bilabials (p b m), labiodentals (f v), 
 cow, bite) and rounded ones (who, go, boy), and enough of everything else that every ARPAbet phone appears.
 Sentences are statements and questions of 3 to 18 words.
 
-Train and test never share a sentence: every content word (name, noun, adjective, verb, adverb) belongs to one
-split only, every fifth word of each list being held out for test, and every sentence has a verb. So a test
-sentence always holds a word no training sentence has, which also makes the test set unseen vocabulary.
+Train and test never share a sentence: every content word (name, noun, adjective, verb, adverb; no word is in two
+lists) belongs to one split only, every fifth word of each list being held out for test, and every sentence has
+a verb. So a test sentence always holds a word no training sentence has, which also makes its vocabulary unseen.
 """
 
 from __future__ import annotations
@@ -23,15 +23,17 @@ _NAMES = """Bob Pam Mabel Boris Fiona Vera Paul Maya Ava Hugo Bernard Pablo Moir
     Penny Ivy Olive Ben Mia Owen Ruby Toby Amber Joy Howard Maude"""
 _NOUNS = """map bubble puppy baby boat bear pepper paper apple button balloon mouse mouth moon movie banana basket
     bottle pipe pebble pumpkin picnic pony melon mango muffin mitten ribbon lamp stamp farm fox feather fan foot
-    violin van vase village valley cave wave stove glove oven waffle coffee fork roof knife wolf sofa photo phone
+    violin van vase village valley cave stove glove oven waffle coffee fork roof knife wolf sofa photo phone
     father mother brother cow owl tower flower house crown cloud mountain fountain kite bike pie tiger lion island
     spider goose tooth boot spoon shoe zoo noodle boy toy coin oyster goat rope road bone stone rose bowl pillow
     window ocean car park jar guitar garden palm thumb thread shell ship treasure cheese chair peach jam juice
     jungle bridge ring king song hat yard book wood cook bird turtle butter bed fish pig bee sheep tree cake plate
-    grape dog ball cup bus sun pot box drum lemon beach harbor pool cousin judge"""
+    grape dog ball cup bus sun pot box drum lemon beach harbor pool cousin church chicken cherry match garage
+    vision pleasure kitchen boiler voyage cowboy doorbell"""
 _ADJECTIVES = """big small happy purple brown blue pink warm soft fat flat bumpy puffy foamy fluffy heavy brave proud
     loud bright old bold golden wooden woolly muddy hungry empty famous fabulous vivid vast marvelous polite pale
-    wild shiny tiny quiet noisy lovely lively cozy smooth rough yellow orange cheap fresh thick thin huge"""
+    wild shiny tiny quiet noisy lovely lively cozy smooth rough yellow orange cheap fresh thick thin huge joyful
+    casual chilly"""
 # (base form, past form)
 _VERBS = """bake:baked buy:bought bring:brought build:built pop:popped push:pushed pull:pulled pick:picked
     paint:painted pack:packed play:played move:moved make:made miss:missed mop:mopped mend:mended feed:fed
@@ -39,7 +41,8 @@ _VERBS = """bake:baked buy:bought bring:brought build:built pop:popped push:push
     rub:rubbed scrub:scrubbed throw:threw borrow:borrowed polish:polished bounce:bounced watch:watched
     open:opened boil:boiled spoil:spoiled draw:drew choose:chose shove:shoved carry:carried measure:measured
     vanish:vanished hide:hid hug:hugged wash:washed share:shared judge:judged thank:thanked keep:kept sell:sold
-    cover:covered lift:lifted drop:dropped improve:improved"""
+    cover:covered lift:lifted drop:dropped improve:improved chop:chopped touch:touched pinch:pinched march:marched
+    enjoy:enjoyed avoid:avoided point:pointed swing:swung hang:hung sing:sang"""
 _ADVERBS = """quickly slowly happily badly boldly softly proudly madly hopefully often always calmly gently loudly
     bravely politely wildly vaguely"""
 
@@ -48,7 +51,7 @@ _PREPOSITIONS = "by behind in above for with on at near over under beside from i
 _MODALS = "will must might could should may can would".split()
 _CONJUNCTIONS = "and but because so while".split()
 _YES_NO = "Did Will Can Could Should Would Must".split()
-_WH_DID = "Why did|When did|Where did|How did|What did".split("|")
+_WH_DID = ["Why did", "When did", "Where did", "How did"]
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,8 @@ class _NounPhrase:
 
 @dataclass
 class _Clause:
-    subject: _NounPhrase
-    verb: tuple[str, str]
+    subject: _NounPhrase | None  # None in "Who ...?" questions
+    verb: tuple[str, str]  # (base form, past form)
     object: _NounPhrase
     modal: str | None = None  # statements: "will", "must"... before the base form
     phrases: list[tuple[str, _NounPhrase]] = field(default_factory=list)  # prepositional phrases
@@ -108,86 +111,93 @@ class _Clause:
 
     def words(self, base_form: bool) -> list[str]:
         verb = [self.modal, self.verb[0]] if self.modal else [self.verb[0 if base_form else 1]]
-        words = self.subject.words() + verb + self.object.words()
+        words = (self.subject.words() if self.subject else []) + verb + self.object.words()
         for preposition, phrase in self.phrases:
             words += [preposition, *phrase.words()]
         return words + ([self.adverb] if self.adverb else [])
 
 
-class _Builder:
-    """Grows one sentence from its shortest form, one random expansion at a time, up to a target length."""
+class _Sentence:
+    """One sentence, grown from its shortest form by random expansions until it reaches a target length."""
 
     def __init__(self, rng: np.random.Generator, words: _Vocabulary) -> None:
         self.rng, self.vocabulary = rng, words
+        self.kind = self.pick(["statement"] * 3 + ["yes-no", "wh"])
+        if self.kind == "statement":
+            self.opening: list[str] = []
+        elif self.kind == "yes-no":  # "Did Bob push the boat?"
+            self.opening = [self.pick(_YES_NO)]
+        else:  # "Why did Bob push the boat?", "Who pushed the boat?"
+            self.opening = self.pick(_WH_DID + ["Who", "Who"]).split()
+        self.clauses = [self.clause(with_subject=self.opening != ["Who"])]
+        self.conjunctions: list[str] = []
 
     def pick(self, options: list):
         return options[int(self.rng.integers(len(options)))]
 
-    def name(self) -> _NounPhrase:
-        return _NounPhrase(name=self.pick(self.vocabulary.names))
+    def clause(self, with_subject: bool = True) -> _Clause:
+        subject = _NounPhrase(name=self.pick(self.vocabulary.names)) if with_subject else None
+        return _Clause(subject, self.pick(self.vocabulary.verbs), _NounPhrase(name=self.pick(self.vocabulary.names)))
 
-    def clause(self) -> _Clause:
-        return _Clause(self.name(), self.pick(self.vocabulary.verbs), self.name())
+    def words(self) -> list[str]:
+        base_form = self.kind != "statement" and self.opening != ["Who"]
+        words = self.opening + self.clauses[0].words(base_form)
+        for conjunction, clause in zip(self.conjunctions, self.clauses[1:]):
+            words += [conjunction, *clause.words(base_form=False)]
+        return words
 
-    def expansions(self, clauses: list[_Clause], question: bool) -> list:
-        """Every change that makes the sentence longer, as (added words, function applying it)."""
+    def text(self) -> str:
+        text = " ".join(self.words()) + ("." if self.kind == "statement" else "?")
+        return text[0].upper() + text[1:]
+
+    def grow(self, target: int) -> None:
+        """Applies random expansions that fit until the sentence has `target` words or none fits."""
+        while True:
+            room = target - len(self.words())
+            options = [(size, apply) for size, apply in self.expansions() if size <= room]
+            if not options:
+                return
+            self.pick(options)[1]()
+
+    def expansions(self) -> list:
+        """Every change that lengthens the sentence, as (words added, function applying it)."""
         options = []
-        for clause in clauses:
-            for phrase in [clause.subject, clause.object] + [p for _, p in clause.phrases]:
+        for clause in self.clauses:
+            phrases = [clause.object] + [phrase for _, phrase in clause.phrases]
+            for phrase in phrases + ([clause.subject] if clause.subject else []):
                 if phrase.name is not None:
-                    options.append((1, lambda p=phrase: self.to_common_noun(p)))
+                    options.append((1, lambda p=phrase: self.make_common(p)))
                 elif len(phrase.adjectives) < 2:
-                    options.append((1, lambda p=phrase: p.adjectives.append(self.pick(self.vocabulary.adjectives))))
+                    options.append((1, lambda p=phrase: self.add_adjective(p)))
             if len(clause.phrases) < 2:
-                options.append((3, lambda c=clause: c.phrases.append((self.pick(_PREPOSITIONS), self.common_noun()))))
+                options.append((3, lambda c=clause: c.phrases.append((self.pick(_PREPOSITIONS), self.common()))))
             if clause.adverb is None:
                 options.append((1, lambda c=clause: setattr(c, "adverb", self.pick(self.vocabulary.adverbs))))
-            if clause.modal is None and not question:
+            if clause.modal is None and self.kind == "statement":
                 options.append((1, lambda c=clause: setattr(c, "modal", self.pick(_MODALS))))
-        if len(clauses) == 1 and not question:
-            options.append((4, lambda: clauses.append(self.clause())))
+        if len(self.clauses) == 1 and self.kind == "statement":
+            options.append((4, self.add_clause))
         return options
 
-    def to_common_noun(self, phrase: _NounPhrase) -> None:
+    def add_adjective(self, phrase: _NounPhrase) -> None:
+        phrase.adjectives.append(self.pick([a for a in self.vocabulary.adjectives if a not in phrase.adjectives]))
+
+    def add_clause(self) -> None:
+        self.conjunctions.append(self.pick(_CONJUNCTIONS))
+        self.clauses.append(self.clause())
+
+    def make_common(self, phrase: _NounPhrase) -> None:
+        """Turns a name into determiner + noun."""
         phrase.name, phrase.determiner, phrase.noun = None, self.pick(_DETERMINERS), self.pick(self.vocabulary.nouns)
 
-    def common_noun(self) -> _NounPhrase:
+    def common(self) -> _NounPhrase:
         phrase = _NounPhrase()
-        self.to_common_noun(phrase)
+        self.make_common(phrase)
         return phrase
 
 
 def generate_sentence(rng: np.random.Generator, split: str = "train") -> str:
-    """One sentence of MIN_WORDS..MAX_WORDS words: a statement (~60%) or a question, from `split`'s words."""
-    builder = _Builder(rng, vocabulary(split))
-    target = int(rng.integers(MIN_WORDS, MAX_WORDS + 1))
-    kind = builder.pick(["statement"] * 3 + ["yes-no", "wh"])
-    clauses = [builder.clause()]
-    conjunctions: list[str] = []
-
-    def render() -> list[str]:
-        first = clauses[0]
-        if kind == "statement":
-            words = first.words(base_form=False)
-            for conjunction, clause in zip(conjunctions, clauses[1:]):
-                words += [conjunction, *clause.words(base_form=False)]
-            return words
-        if kind == "yes-no":  # "Did Bob push the boat?"
-            return [builder_opening[0], *first.words(base_form=True)]
-        # "Who pushed the boat?" or "Why did Bob push the boat?"
-        if builder_opening[0] == "Who":
-            return ["Who", *first.words(base_form=False)[len(first.subject.words()):]]
-        return [*builder_opening[0].split(), *first.words(base_form=True)]
-
-    builder_opening = [builder.pick(_YES_NO) if kind == "yes-no" else builder.pick(_WH_DID + ["Who"] * 2)]
-    while True:
-        room = target - len(render())
-        options = [(size, apply) for size, apply in builder.expansions(clauses, kind != "statement") if size <= room]
-        if not options:
-            break
-        size, apply = builder.pick(options)
-        if size == 4:  # a second clause needs its conjunction
-            conjunctions.append(builder.pick(_CONJUNCTIONS))
-        apply()
-    words = render()
-    return " ".join(words) + ("." if kind == "statement" else "?")
+    """One sentence of MIN_WORDS..MAX_WORDS words, a statement (~60%) or a question, from `split`'s words."""
+    sentence = _Sentence(rng, vocabulary(split))
+    sentence.grow(int(rng.integers(MIN_WORDS, MAX_WORDS + 1)))
+    return sentence.text()
