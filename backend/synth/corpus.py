@@ -15,6 +15,7 @@ workers. `index.json` is written last and atomically: a folder without it is an 
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from backend.synth.voices import VoiceSpec, sample_voice
 CORPUS_FORMAT = "adamesh-corpus/1"
 SAMPLE_RATE = 16000
 UTTERANCES_PER_JOB = 4  # one Festival process per job: its start-up is paid once for several sentences
+JOBS_PER_ROUND = 4  # fixed, not tied to --workers, so the corpus is the same whatever the number of workers
+TYPICAL_UTTERANCE_S = 3.5  # sizes the last rounds so the corpus overshoots --minutes by little
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,15 @@ class CorpusSpec:
 class Speaker:
     id: str
     voice: VoiceSpec
+    expression_kind: str  # the preset the style was drawn around (EXPRESSION_KINDS), the label evaluation uses
     expression: ExpressionStyle
+    pose_kind: str  # POSE_KINDS
     pose: PoseStyle
 
     def to_dict(self) -> dict:
-        return {"voice": self.voice.to_dict(), "expression_style": self.expression.to_dict(),
-                "pose_style": self.pose.to_dict()}
+        return {"voice": self.voice.to_dict(),
+                "expression_style": {"kind": self.expression_kind, **self.expression.to_dict()},
+                "pose_style": {"kind": self.pose_kind, **self.pose.to_dict()}}
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,8 @@ def build_corpus(out: str | Path, spec: CorpusSpec, workers: int = 2) -> dict:
     context = multiprocessing.get_context("spawn")  # libespeak-ng is process-global state: never fork it
     with context.Pool(max(1, workers)) as pool, tqdm(total=round(target_s), unit="s speech", desc="synth") as bar:
         while total_s < target_s:
-            jobs = plan_jobs(rng, out, spec, speakers, len(utterances), count=2 * max(1, workers))
+            remaining_jobs = math.ceil((target_s - total_s) / (UTTERANCES_PER_JOB * TYPICAL_UTTERANCE_S))
+            jobs = plan_jobs(rng, out, spec, speakers, len(utterances), count=min(JOBS_PER_ROUND, remaining_jobs))
             for rendered in pool.imap(render_job, jobs):
                 for utterance in rendered:
                     utterances.append(utterance)
@@ -147,7 +154,7 @@ def plan_speakers(rng: np.random.Generator, spec: CorpusSpec, engines: tuple[str
         pose_kind = POSE_KINDS[(k + k // len(EXPRESSION_KINDS)) % len(POSE_KINDS)]
         expression, pose = sample_speaker_style(rng, expression_kind, pose_kind)
         voice = sample_voice(rng, spec.split, engines)
-        speakers.append(Speaker(f"{spec.split}-s{k:02d}", voice, expression, pose))
+        speakers.append(Speaker(f"{spec.split}-s{k:02d}", voice, expression_kind, expression, pose_kind, pose))
     return speakers
 
 
