@@ -4,6 +4,8 @@
     python build.py setup    make .venv (pinned requirements) and install the speech engines when possible
     python build.py test     setup, then run the whole test suite
     python build.py demo     setup, then run the demo (what exists of it so far)
+    python build.py build    package the Blender extension: dist/adamesh-<version>.zip, checked by Blender's validator
+    python build.py demo-head --out FILE.blend   save the demo head rig alone in a .blend
 
 Set-up is idempotent: the venv is reinstalled only when a requirements file changes (a hash stamp), so the
 second run costs a second. Standard library only: this file runs before any dependency exists.
@@ -17,7 +19,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import tomllib
 import venv
 from pathlib import Path
 
@@ -150,13 +154,114 @@ def command_demo(_: argparse.Namespace, extra: list[str]) -> int:
     return run_in_venv(str(ROOT / "scripts" / "demo.py"), *extra)
 
 
-COMMANDS = {"setup": command_setup, "test": command_test, "demo": command_demo}
+MANIFEST = ROOT / "blender_manifest.toml"
+DIST = ROOT / "dist"
+# The zip's root is the extension's folder: the add-on package's contents beside the manifest, plus the bundled
+# backend and the requirements "Install backend" uses (adamesh_blender/bundle.py finds them there).
+PACKAGE_SOURCES = {
+    ROOT / "adamesh_blender": ".",
+    ROOT / "backend": "backend",
+    ROOT / "requirements" / "backend.txt": "requirements/backend.txt",
+    MANIFEST: "blender_manifest.toml",
+}
+PACKAGE_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+
+
+def manifest_version() -> str:
+    with MANIFEST.open("rb") as manifest:
+        return tomllib.load(manifest)["version"]
+
+
+def blender_tool(relative: str) -> Path:
+    """A file of the bpy wheel in the venv (Blender's own extension tools ship inside it)."""
+    found = sorted(VENV.glob(f"lib*/python3*/site-packages/bpy/*/{relative}")) + sorted(
+        VENV.glob(f"Lib/site-packages/bpy/*/{relative}")
+    )
+    if not found:
+        sys.exit(f"[build] {relative} is missing from the bpy wheel in {VENV}; run `python build.py setup`")
+    return found[-1]
+
+
+def stage_package(staging: Path) -> None:
+    for source, target in PACKAGE_SOURCES.items():
+        destination = staging / target
+        if source.is_dir():
+            shutil.copytree(source, destination, ignore=PACKAGE_IGNORED, dirs_exist_ok=True)
+        else:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+
+
+def command_build(args: argparse.Namespace, extra: list[str]) -> int:
+    ensure_venv()  # Blender's validator comes with the bpy wheel
+    out_dir = Path(args.out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    package = out_dir / f"adamesh-{manifest_version()}.zip"
+    extension_tool = blender_tool("scripts/addons_core/bl_pkg/cli/blender_ext.py")
+    # the tags extensions.blender.org accepts, so a typo in the manifest fails here and not on upload
+    valid_tags = blender_tool("scripts/modules/_bpy_internal/extensions/tags.py")
+    with tempfile.TemporaryDirectory(prefix="adamesh-package-") as staging:
+        stage_package(Path(staging))
+        # blender_ext writes a hidden temp file beside the zip and renames it: never a half-written package
+        built = subprocess.run([
+            str(venv_python()), str(extension_tool), "build", "--source-dir", staging,
+            "--output-filepath", str(package), "--valid-tags", str(valid_tags),
+        ])  # fmt: skip
+    if built.returncode != 0:
+        return built.returncode
+    validated = subprocess.run(
+        [str(venv_python()), str(extension_tool), "validate", str(package), "--valid-tags", str(valid_tags)]
+    )
+    if validated.returncode == 0:
+        log(f"built {package.relative_to(ROOT) if package.is_relative_to(ROOT) else package} "
+            f"({package.stat().st_size / 1e6:.1f} MB)")  # fmt: skip
+    return validated.returncode
+
+
+# Run in the venv's bpy module: an empty factory scene, the demo head, saved (Blender saves to a temp file and
+# renames it, so a failed save leaves no half-written .blend).
+DEMO_HEAD_SCRIPT = """
+import sys
+import bpy
+from adamesh_blender.rig_builders.demo_head import build_demo_head
+bpy.ops.wm.read_factory_settings(use_empty=True)
+head = build_demo_head()
+bpy.context.view_layer.objects.active = head
+head.select_set(True)
+if bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1]) != {"FINISHED"}:
+    sys.exit(f"could not save {sys.argv[1]}")
+"""
+
+
+def command_demo_head(args: argparse.Namespace, extra: list[str]) -> int:
+    setup()
+    out = Path(args.out).resolve()
+    if out.suffix != ".blend":
+        sys.exit(f"[build] --out must name a .blend file, got {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    returncode = run_in_venv("-c", DEMO_HEAD_SCRIPT, str(out))
+    if returncode == 0:
+        log(f"wrote {out}")
+    return returncode
+
+
+COMMANDS = {
+    "setup": command_setup,
+    "test": command_test,
+    "demo": command_demo,
+    "build": command_build,
+    "demo-head": command_demo_head,
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("--out", help="demo-head: the .blend file to write")
+    parser.add_argument("--out-dir", default=str(DIST), help="build: where the zip goes (default: dist/)")
     args, extra = parser.parse_known_args()
+    if args.command == "demo-head" and not args.out:
+        parser.error("demo-head needs --out FILE.blend")
     return COMMANDS[args.command](args, extra)
 
 

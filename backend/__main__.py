@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from backend.errors import AdaMeshError
+from backend.model_cli import add_model_commands
 
 
 def run_synth(args: argparse.Namespace) -> None:
@@ -48,6 +49,12 @@ def run_plot(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def run_worker(args: argparse.Namespace) -> None:
+    from backend.worker import main as serve
+
+    sys.exit(serve())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m backend", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -79,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--title")
     plot.add_argument("--out", required=True, help="image to write (.png)")
     plot.set_defaults(run=run_plot)
+    add_model_commands(commands)
+
+    worker = commands.add_parser("worker", help="serve the Blender add-on: JSON-line requests on stdin, events on stdout")
+    worker.set_defaults(run=run_worker)
     return parser
 
 

@@ -36,12 +36,13 @@ from backend.audio.phone_errors import (
     save_profile,
 )
 from backend.audio.phonetic import DEFAULT_MODE, RECOGNITION_MODES, SAMPLE_RATE, align_phones, recognise_phones
+from backend.real_speech import REAL_CLIP, real_speech_dir
 from backend.synth.festival import synthesize_batch
 from backend.synth.phones import BILABIALS, SILENCE, Phone, load_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CLIP = "librispeech-3436-172162-0000"
+CLIP = REAL_CLIP
 FPS = 25.0
 SENTENCES = (
     "the quick brown fox jumps over the lazy dog",
@@ -181,7 +182,7 @@ def measure_synthetic() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=real_speech_dir())
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=PROFILE_PATH)
     args = parser.parse_args()

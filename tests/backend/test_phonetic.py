@@ -6,7 +6,6 @@ Floors are the figures benchmarks/measure_phonetic.py measured on this clip, min
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,14 +23,17 @@ from backend.audio.phonetic import (
     recognise_phones,
 )
 from backend.errors import AudioError
+from backend.real_speech import REAL_CLIP, real_speech_dir
 from backend.synth.phones import PHONES, SILENCE, Phone, load_timeline
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-CLIP = "librispeech-3436-172162-0000"
+DATA = real_speech_dir()
+CLIP = REAL_CLIP
 
 
 @pytest.fixture(scope="module")
 def clip() -> tuple[np.ndarray, list[Phone], str]:
+    if DATA is None:
+        pytest.skip("the real LibriSpeech clip (../shared/data) is not on this machine; set ADAMESH_REAL_SPEECH_DIR")
     wave = load_audio(DATA / f"{CLIP}.ogg", SAMPLE_RATE)
     return wave, load_timeline(DATA / f"{CLIP}.phones.json"), (DATA / f"{CLIP}.transcript.txt").read_text()
 

@@ -8,3 +8,4 @@ import pytest
 def empty_scene():
     bpy.ops.wm.read_factory_settings(use_empty=True)
     yield bpy.context.scene
+

@@ -1,0 +1,76 @@
+"""The parameters of each job the add-on sends, as typed records; `params()` makes the wire form.
+
+These are the contract with the backend's handlers (backend/worker.py registers them by request type). Paths are
+absolute; the worker writes its outputs (clip, style) where `out` says, atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProbeAudioRequest:
+    """Decode a sound file; result {"duration" s, "sample_rate", "channels" of the file, "truncation"}."""
+
+    path: str
+    request_type = "probe_audio"
+
+    def params(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Animate `audio`; result {"clip": path of the motion clip written to `out`, ...}.
+
+    `rig_channels` lists the target rig's shape keys, so the backend can answer in that rig's channels (FLAME
+    Exp1..Exp100, or the corpus's ARKit names); the add-on maps whatever comes back (anim/rigs.py).
+    """
+
+    audio: str
+    out: str
+    rig_channels: tuple[str, ...]
+    checkpoint: str | None = None  # None: the starter checkpoint shipped with the extension
+    style: str | None = None  # a style file from Adapt Style; None: the base model
+    expression_strength: float = 1.0  # 0 = base, 1 = the style, above 1 exaggerates
+    pose_strength: float = 1.0
+    transcript: str | None = None  # the words spoken, for forced alignment; None: recognise them
+    device: str = "auto"
+    blinks: bool = True
+    seed: int = 0
+    request_type = "generate"
+
+    def params(self) -> dict[str, Any]:
+        params = asdict(self)
+        params["rig_channels"] = list(self.rig_channels)
+        return params
+
+
+@dataclass(frozen=True)
+class AdaptRequest:
+    """Learn a style from a reference; result {"style": path of the style file written to `out`, "summary"}.
+
+    The reference is `audio` (from `audio_start` to `audio_end` s; None: to its end) and the matching facial
+    motion `motion`: an AdaMesh motion clip, or a tracker's file (`tracker` vhap / deca / smirk at `motion_fps`).
+    """
+
+    audio: str
+    motion: str
+    out: str
+    name: str
+    tracker: str | None = None
+    motion_fps: float | None = None
+    audio_start: float = 0.0
+    audio_end: float | None = None
+    checkpoint: str | None = None
+    device: str = "auto"
+    steps: int | None = None  # None: the backend's default with early stopping
+    rig_channels: tuple[str, ...] = field(default=())
+    request_type = "adapt"
+
+    def params(self) -> dict[str, Any]:
+        params = asdict(self)
+        params["rig_channels"] = list(self.rig_channels)
+        return params

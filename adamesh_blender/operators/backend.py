@@ -1,0 +1,83 @@
+"""The backend's lifecycle from the preferences: install its environment, check it answers, stop it."""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import bundle, preferences, session
+from ..client.installer import BackendInstall
+from ..errors import AddonError
+from .job_operator import JobOperator
+
+
+def install_disabled_reason(context) -> str | None:
+    if not bpy.app.online_access:
+        return "Online access is off: allow it in Preferences > System > Network to download the backend's packages"
+    return session.busy_reason(context)
+
+
+class ADAMESH_OT_install_backend(JobOperator, bpy.types.Operator):
+    bl_idname = "adamesh.install_backend"
+    bl_label = "Install Backend"
+    bl_description = (
+        "Create a Python environment beside your Blender configuration and download the backend's pinned "
+        "packages into it (PyTorch: about a gigabyte)"
+    )
+    job_label = preferences.INSTALL_LABEL
+
+    @classmethod
+    def poll(cls, context) -> bool:
+        reason = install_disabled_reason(context)
+        if reason:
+            cls.poll_message_set(reason)
+        return reason is None
+
+    def start_job(self, context) -> BackendInstall:
+        install = BackendInstall(preferences.base_python(), preferences.default_venv(), bundle.backend_requirements())
+        install.start()
+        return install
+
+    def job_succeeded(self, context, job: BackendInstall) -> set[str]:
+        session.stop_worker()  # the next job starts a worker on the new environment
+        prefs = preferences.addon_preferences(context)
+        prefs.backend_python = str(job.python)
+        self.report({"INFO"}, f"Backend installed: {job.python}")
+        return {"FINISHED"}
+
+
+class ADAMESH_OT_check_backend(bpy.types.Operator):
+    bl_idname = "adamesh.check_backend"
+    bl_label = "Check Backend"
+    bl_description = "Start the backend if needed and check that it answers"
+
+    def execute(self, context) -> set[str]:
+        try:
+            worker = session.worker(context)
+            status = worker.request("ping", timeout=10)
+        except AddonError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        info = worker.info
+        self.report(
+            {"INFO"},
+            f"Backend {status['backend_version']} answers (Python {info.python}, pid {info.pid}); "
+            f"it serves: {', '.join(info.requests)}",
+        )
+        return {"FINISHED"}
+
+
+class ADAMESH_OT_stop_backend(bpy.types.Operator):
+    bl_idname = "adamesh.stop_backend"
+    bl_label = "Stop Backend"
+    bl_description = "Stop the backend process (it starts again on the next job), freeing its memory"
+
+    @classmethod
+    def poll(cls, context) -> bool:
+        if session.running_worker() is None:
+            cls.poll_message_set("The backend is not running")
+            return False
+        return True
+
+    def execute(self, context) -> set[str]:
+        session.stop_worker()
+        return {"FINISHED"}

@@ -1,0 +1,101 @@
+"""The models' commands of `python -m backend`: train, generate, eval, bench. Torch loads only when one runs."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from backend.train import train
+
+    stop = threading.Event()
+
+    def request_stop(signum, frame) -> None:
+        if stop.is_set():  # a second Ctrl-C: stop now, without saving
+            raise KeyboardInterrupt
+        print("\ntrain: stopping after this step and saving the state for --resume (Ctrl-C again to quit now)",
+              file=sys.stderr)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    result = train(args.data, args.preset, args.out, device=args.device, max_minutes=args.max_minutes,
+                   seed=args.seed, resume=args.resume, should_stop=stop.is_set)
+    if result is None:
+        print("train: stopped; continue with the same command and --resume", file=sys.stderr)
+
+
+def run_generate(args: argparse.Namespace) -> None:
+    from backend.clips import save_clip
+    from backend.generate import generate_clip
+
+    transcript = args.transcript
+    if transcript is not None and Path(transcript).is_file():
+        transcript = Path(transcript).read_text()
+    started = time.perf_counter()
+    clip = generate_clip(args.audio, args.checkpoint, fps=args.fps, seed=args.seed, transcript=transcript,
+                         pose_style=args.pose_style, phonetic=args.phonetic)
+    seconds = time.perf_counter() - started
+    save_clip(clip, args.out)
+    print(f"wrote {args.out}: {clip.n_frames} frames at {clip.fps:g} fps ({clip.duration:.1f} s of motion in "
+          f"{seconds:.1f} s, {clip.duration / seconds:.0f}x real time)")
+
+
+def run_eval(args: argparse.Namespace) -> None:
+    from backend.evaluate import evaluate, format_table, write_report
+
+    report = evaluate(args.data, args.checkpoint, real_audio=args.real, seed=args.seed)
+    print(format_table(report))
+    if args.json:
+        write_report(report, args.json)
+        print(f"wrote {args.json}")
+
+
+def run_bench(args: argparse.Namespace) -> None:
+    from backend.bench_generate import run_generation_benchmark
+
+    run_generation_benchmark(args.checkpoint, args.audio, peak_memory_minutes=args.memory_minutes)
+
+
+def add_model_commands(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser("train", help="train a checkpoint on a synthetic corpus (torchrun for several processes)")
+    train.add_argument("--data", required=True, help="corpus folder from `synth`")
+    train.add_argument("--preset", default="starter", help="tiny, starter, or a preset .toml file")
+    train.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    train.add_argument("--max-minutes", type=float, help="wall-time budget, shared by the stages as the preset says")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--resume", action="store_true", help="continue from the training state beside --out")
+    train.set_defaults(run=run_train)
+
+    generate = commands.add_parser("generate", help="speech -> motion clip (expression, jaw, head)")
+    generate.add_argument("--audio", required=True, help="audio or video file with speech")
+    generate.add_argument("--checkpoint", help="checkpoint (.safetensors); default: the starter")
+    generate.add_argument("--fps", type=float, default=25.0, help="frame rate of the clip (e.g. 24, 29.97, 60)")
+    generate.add_argument("--seed", type=int, default=0, help="head-motion sampling seed")
+    generate.add_argument("--transcript", help="the spoken text (or a .txt file holding it) for forced alignment")
+    generate.add_argument("--pose-style", help="a training pose style's name or index; default: all blended")
+    generate.add_argument("--phonetic", default="words", choices=("words", "allphone", "none"),
+                          help="phone recognition: words (accurate), allphone (faster), none (mel only)")
+    generate.add_argument("--out", required=True, help="motion clip to write (.npz)")
+    generate.set_defaults(run=run_generate)
+
+    evaluate = commands.add_parser("eval", help="measure a checkpoint on a held-out corpus (and real speech)")
+    evaluate.add_argument("--data", required=True, help="held-out corpus from `synth --split test`")
+    evaluate.add_argument("--checkpoint", help="default: the starter")
+    evaluate.add_argument("--real", help="real speech to score too, with <stem>.phones.json beside it")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", help="write the measures here")
+    evaluate.set_defaults(run=run_eval)
+
+    bench = commands.add_parser("bench", help="benchmarks that print figures")
+    bench.add_argument("target", choices=("generate",), help="generate: speed (x real time) and peak memory")
+    bench.add_argument("--checkpoint", help="default: the starter (an untrained starter-sized model if absent)")
+    bench.add_argument("--audio", help="speech to tile into the test audio; default: a synthesised sentence")
+    bench.add_argument("--memory-minutes", type=float, default=30.0, help="audio length for the peak-memory run")
+    bench.set_defaults(run=run_bench)

@@ -1,0 +1,71 @@
+"""Install backend, for real: a virtual environment made by a Python, and pip installing a requirements file into
+it (from a wheel built here, offline), with progress; and pip's failure turned into a message."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from adamesh_blender.client import InstallError, JobState
+from adamesh_blender.client.installer import PIP_OPTIONS, BackendInstall
+
+OFFLINE = (*PIP_OPTIONS, "--no-index")
+
+
+def build_wheel(folder: Path, name: str, version: str, source: str) -> Path:
+    """A minimal pure-Python wheel (PEP 427): one module, its metadata and a RECORD with hashes."""
+    files = {
+        f"{name}.py": source,
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: adamesh-tests\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    record.append(f"{name}-{version}.dist-info/RECORD,,")
+    files[f"{name}-{version}.dist-info/RECORD"] = "\n".join(record) + "\n"
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def test_install_creates_the_environment_and_installs_the_requirements(tmp_path):
+    wheel = build_wheel(tmp_path, "adamesh_probe_pkg", "1.2.3", "ANSWER = 42\n")
+    requirements = tmp_path / "backend.txt"
+    requirements.write_text(f"# pinned\n{wheel}\n")
+    install = BackendInstall(sys.executable, tmp_path / "venv", requirements, OFFLINE)
+    install.start()
+    seen = []
+    while not install.finished:
+        install.poll(0.25)
+        seen.append((install.fraction, install.message))
+    assert install.state is JobState.SUCCEEDED and install.error is None
+    fractions = [fraction for fraction, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0  # the bar only moves forward
+    assert any(line.startswith("Successfully installed adamesh") for line in install.output_tail())
+    assert install.message == f"Installed in {tmp_path / 'venv'}"
+    imported = subprocess.run(
+        [str(install.python), "-c", "import adamesh_probe_pkg; print(adamesh_probe_pkg.ANSWER)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert imported.stdout.strip() == "42"
+
+
+def test_a_failed_pip_install_says_what_pip_said(tmp_path):
+    requirements = tmp_path / "backend.txt"
+    requirements.write_text("adamesh-no-such-package==9.9.9\n")
+    install = BackendInstall(sys.executable, tmp_path / "venv", requirements, OFFLINE)
+    install.start()
+    with pytest.raises(InstallError, match="Installing packages failed") as caught:
+        install.wait()
+    assert "adamesh-no-such-package" in str(caught.value) and install.state is JobState.FAILED
