@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from backend.audio.mel import SAMPLE_RATE
+
 _RSS_SNIPPET = ("import resource, sys; from backend.__main__ import main; code = main(sys.argv[1:]); "
                 "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)")
 
@@ -74,11 +75,18 @@ def _peak_rss_kb(arguments: list[str]) -> float:
 
 
 def _speech(audio: str | None) -> np.ndarray:
-    """The given speech, or a few synthetic sentences (espeak) when none is given."""
-    if audio is not None:
-        from backend.audio.decode import load_audio
+    """The given speech, else the real LibriSpeech clip when present, else a few synthetic sentences (espeak)."""
+    from backend.audio.decode import load_audio
+    from backend.real_speech import REAL_CLIP, real_speech_dir
 
+    folder = real_speech_dir()
+    if audio is None and folder is not None:
+        audio = folder / f"{REAL_CLIP}.ogg"
+    if audio is not None:
+        print(f"bench: speech from {audio}, repeated to length")
         return load_audio(audio)
+    import librosa
+
     from backend.synth.sentences import generate_sentence
     from backend.synth.speech import synthesize
     from backend.synth.voices import sample_voice
@@ -86,8 +94,6 @@ def _speech(audio: str | None) -> np.ndarray:
     rng = np.random.default_rng(0)
     voice = sample_voice(rng, "test", ("espeak",))
     speeches = synthesize(voice, [generate_sentence(rng, "test") for _ in range(8)])
-    import librosa
-
     return np.concatenate([librosa.resample(s.audio, orig_sr=s.sample_rate, target_sr=SAMPLE_RATE)
                            if s.sample_rate != SAMPLE_RATE else s.audio for s in speeches])
 

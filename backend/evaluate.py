@@ -56,6 +56,7 @@ def evaluate(data: str | Path, checkpoint: Checkpoint | str | Path | None = None
     from tqdm import tqdm
 
     from backend.audio.decode import load_audio
+    from backend.audio.mel import SAMPLE_RATE
     from backend.audio.phone_errors import corrupt_phones, load_error_profile
     from backend.audio.phonetic import phone_features
 
@@ -85,13 +86,13 @@ def evaluate(data: str | Path, checkpoint: Checkpoint | str | Path | None = None
         truth.append(Motion(features.expression[rows].numpy(), features.jaw[rows].numpy(),
                             features.head[rows].numpy()))
         timelines.append(phones)
-        onsets = audio_beats(load_audio(data / index["utterances"][u]["audio"]), 16000)
+        onsets = audio_beats(load_audio(data / index["utterances"][u]["audio"]), SAMPLE_RATE)
         beats["generated"].append((onsets, motion_beats(paths["phonetic"][-1].head, FPS)))
         beats["ground_truth"].append((onsets, motion_beats(truth[-1].head, FPS)))
 
     opening = usual_opening([lip_gap(m.expression, m.jaw) for m in truth], timelines, FPS)
     report = {
-        "checkpoint": checkpoint.training.get("preset", "?"),
+        "checkpoint_training": {k: checkpoint.training.get(k) for k in ("preset", "seed", "corpus_minutes")},
         "data": str(data),
         "utterances": features.n_utterances,
         "speakers": len(features.speakers),
@@ -154,19 +155,20 @@ def evaluate_real(checkpoint: Checkpoint, audio: Path, opening: float, seed: int
     """Lip measures on real speech against its reference phone timeline `<stem>.phones.json`."""
     from backend.audio.decode import load_audio
     from backend.audio.frames import motion_frame_count
+    from backend.audio.mel import SAMPLE_RATE
     from backend.audio.phonetic import TranscriptError, align_phones, phone_features, recognise_phones
     from backend.synth.phones import load_timeline
 
     phones_file, transcript_file = real_clip_files(audio)
     reference = load_timeline(phones_file)
     wave = load_audio(audio)
-    n = motion_frame_count(len(wave) / 16000, FPS)
+    n = motion_frame_count(len(wave) / SAMPLE_RATE, FPS)
     mel = mel_frames(wave, n)
     front_ends = {"words": lambda: recognise_phones(wave, "words", workers=2)}
     if transcript_file.is_file():
         front_ends["transcript"] = lambda: align_phones(wave, transcript_file.read_text())
     style = pose_style_vector(checkpoint, None)
-    result = {"clip": audio.name, "seconds": round(len(wave) / 16000, 2)}
+    result = {"clip": audio.name, "seconds": round(len(wave) / SAMPLE_RATE, 2)}
     for name, recognise in (*front_ends.items(), ("mel_only", None)):
         try:
             phonetic = None if recognise is None else torch.from_numpy(phone_features(recognise(), n, FPS))

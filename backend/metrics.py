@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from backend.synth.phones import BILABIALS, CLOSE_VOWELS, OPEN_VOWELS, SILENCE, Phone
+from backend.synth.phones import BILABIALS, OPEN_VOWELS, SILENCE, Phone
 
 CLOSED_MM = 1.0
 EVENT_TOLERANCE_S = 0.040

@@ -25,9 +25,10 @@ def run_train(args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
     result = train(args.data, args.preset, args.out, device=args.device, max_minutes=args.max_minutes,
-                   seed=args.seed, resume=args.resume, should_stop=stop.is_set)
+                   seed=args.seed, resume=args.resume, should_stop=stop.is_set, threads=args.threads)
     if result is None:
         print("train: stopped; continue with the same command and --resume", file=sys.stderr)
+        sys.exit(130)  # interrupted: a following `&& eval` must not run on a missing checkpoint
 
 
 def run_generate(args: argparse.Namespace) -> None:
@@ -48,8 +49,16 @@ def run_generate(args: argparse.Namespace) -> None:
 
 def run_eval(args: argparse.Namespace) -> None:
     from backend.evaluate import evaluate, format_table, write_report
+    from backend.real_speech import REAL_CLIP, real_speech_dir
 
-    report = evaluate(args.data, args.checkpoint, real_audio=args.real, seed=args.seed)
+    real = args.real
+    if real is None and not args.no_real:
+        folder = real_speech_dir()
+        real = folder / f"{REAL_CLIP}.ogg" if folder else None
+        if real is None:
+            print("eval: the real-speech clip was not found ($ADAMESH_REAL_SPEECH_DIR); synthetic measures only",
+                  file=sys.stderr)
+    report = evaluate(args.data, args.checkpoint, real_audio=real, seed=args.seed)
     print(format_table(report))
     if args.json:
         write_report(report, args.json)
@@ -71,6 +80,8 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--max-minutes", type=float, help="wall-time budget, shared by the stages as the preset says")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue from the training state beside --out")
+    train.add_argument("--threads", type=int, help="CPU threads per process (default: all cores, shared under "
+                                                    "torchrun); 1 runs best on a machine busy with other work")
     train.set_defaults(run=run_train)
 
     generate = commands.add_parser("generate", help="speech -> motion clip (expression, jaw, head)")
@@ -88,7 +99,9 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("eval", help="measure a checkpoint on a held-out corpus (and real speech)")
     evaluate.add_argument("--data", required=True, help="held-out corpus from `synth --split test`")
     evaluate.add_argument("--checkpoint", help="default: the starter")
-    evaluate.add_argument("--real", help="real speech to score too, with <stem>.phones.json beside it")
+    evaluate.add_argument("--real", help="real speech to score too, with <stem>.phones.json beside it; default: the "
+                                         "LibriSpeech evaluation clip when present (backend/real_speech.py)")
+    evaluate.add_argument("--no-real", action="store_true", help="synthetic measures only")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--json", help="write the measures here")
     evaluate.set_defaults(run=run_eval)
@@ -96,6 +109,7 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench.add_argument("target", choices=("generate",), help="generate: speed (x real time) and peak memory")
     bench.add_argument("--checkpoint", help="default: the starter (an untrained starter-sized model if absent)")
-    bench.add_argument("--audio", help="speech to tile into the test audio; default: a synthesised sentence")
+    bench.add_argument("--audio", help="speech to repeat into the test audio; default: the real LibriSpeech clip "
+                                       "when present, else synthesised sentences")
     bench.add_argument("--memory-minutes", type=float, default=30.0, help="audio length for the peak-memory run")
     bench.set_defaults(run=run_bench)

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import torch
 
+from backend.audio.phone_errors import load_error_profile
 from backend.checkpoints import Checkpoint, PoseStyleEntry, save_checkpoint
 from backend.errors import AdaMeshError
 from backend.models import AdaMeshModels
 from backend.models.molora import freeze_molora, set_molora_scale
 from backend.training.batches import PhoneticCorruption
-from backend.training.corpus_data import CorpusError, CorpusFeatures, load_corpus_features
+from backend.training.corpus_data import MODEL_FPS, CorpusError, CorpusFeatures, load_corpus_features
 from backend.training.distributed import Processes, start_processes
 from backend.training.loop import LoopOptions, run_stage
 from backend.training.losses import LipSeparation, contract_channels
@@ -39,15 +40,17 @@ from backend.training.state import Progress, load_state, save_state, state_path
 
 
 def train(data: str | Path, preset: str, out: str | Path, device: str = "auto", max_minutes: float | None = None,
-          seed: int = 0, resume: bool = False, should_stop: Callable[[], bool] = lambda: False) -> Path | None:
+          seed: int = 0, resume: bool = False, should_stop: Callable[[], bool] = lambda: False,
+          threads: int | None = None) -> Path | None:
     """Train a checkpoint into `out`; returns its path, or None when `should_stop` ended training early (the state
-    for --resume is saved then). In a torchrun launch every process calls this; only process 0 writes."""
+    for --resume is saved then). In a torchrun launch every process calls this; only process 0 writes.
+    threads: CPU threads per process (None: torch's default, or the cores shared out under torchrun)."""
     out = Path(out)
     if not out.parent.is_dir():
         raise AdaMeshError(f"cannot write {out}: folder {out.parent} does not exist")
     if max_minutes is not None and max_minutes <= 0:
         raise AdaMeshError(f"--max-minutes must be positive, got {max_minutes}")
-    processes = start_processes(device)
+    processes = start_processes(device, threads)
     try:
         return _train(Path(data), load_preset(preset), out, processes, max_minutes, seed, resume, should_stop)
     finally:
@@ -81,8 +84,6 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
     def save(optimizer: torch.optim.Optimizer | None) -> None:
         save_state(state_file, models, optimizer, progress, identity)
 
-    from backend.audio.phone_errors import load_error_profile
-
     corruption = PhoneticCorruption({mode: load_error_profile(mode) for mode in settings.phonetic_profiles},
                                     settings.phonetic_profiles, settings.phonetic_dropout)
     separation = LipSeparation(features.channels) if contract_channels(features.channels) else None
@@ -113,7 +114,7 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
         bank, centroids = build_style_bank(models, features, audio_rows, seed, device)
         training = {"preset": preset.name, "seed": seed, "processes": processes.world_size,
                     "device": device.type, "utterances": features.n_utterances,
-                    "corpus_minutes": round(len(features.mel) / 25.0 / 60.0, 2), "stages": progress.summaries,
+                    "corpus_minutes": round(len(features.mel) / MODEL_FPS / 60.0, 2), "stages": progress.summaries,
                     "settings": dataclasses.asdict(settings)}
         models.eval()
         set_molora_scale(models.expression, 1.0)

@@ -145,13 +145,7 @@ def reference_windows(features: CorpusFeatures, utterances: np.ndarray, seconds:
     return Windows(chosen, starts, length)
 
 
-@dataclass(frozen=True)
-class PoseBatch:
-    head: Tensor  # [B, L, 3], L a multiple of the VQ-VAE's downsampling
-    windows: Windows
-
-
 def pose_batch(features: CorpusFeatures, rng: np.random.Generator, batch: int, seconds: tuple[float, float],
-               downsample: int) -> PoseBatch:
-    windows = draw_windows(rng, features.n_frames, batch, seconds, multiple=downsample)
-    return PoseBatch(gather(features.head, features, windows), windows)
+               downsample: int) -> Tensor:
+    """Head-pose windows [B, L, 3], L a multiple of the VQ-VAE's downsampling."""
+    return gather(features.head, features, draw_windows(rng, features.n_frames, batch, seconds, multiple=downsample))

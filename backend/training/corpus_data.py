@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,25 +171,19 @@ def compute_corpus_features(corpus: Path) -> CorpusFeatures:
         phone_names=tuple(p.phone for p in phones),
         phone_times=np.array([(p.start, p.end) for p in phones], dtype=np.float64).reshape(-1, 2),
         utterance_ids=tuple(entry["id"] for entry in index["utterances"]),
-        speakers=tuple(SpeakerInfo(name, pose_kind(index["speakers"][name]["pose_style"])) for name in speaker_names),
+        speakers=tuple(SpeakerInfo(name, pose_kind(name, index["speakers"][name])) for name in speaker_names),
         channels=channels,
         corpus_hash=corpus_hash(corpus),
     )
 
 
-def pose_kind(pose_style: dict) -> str:
-    """The pose preset a speaker's style was drawn from: its "kind" when the corpus records it, else the preset
-    nearest to its parameters (log-ratio distance; the per-speaker jitter is 10-20 %, the presets differ ~2-5x)."""
-    if "kind" in pose_style:
-        return str(pose_style["kind"])
-    from backend.synth.styles import POSE_PRESETS
-
-    names = ("nod_deg", "tilt_deg", "sway_deg", "loudness_coupling", "pitch_coupling", "idle_drift_deg")
-
-    def distance(preset) -> float:
-        return sum(math.log((pose_style[n] + 0.05) / (getattr(preset, n) + 0.05)) ** 2 for n in names)
-
-    return min(POSE_PRESETS, key=lambda kind: distance(POSE_PRESETS[kind]))
+def pose_kind(speaker: str, entry: dict) -> str:
+    """The pose style preset a corpus speaker was drawn from (its label for style retrieval)."""
+    try:
+        return str(entry["pose_style"]["kind"])
+    except KeyError:
+        raise CorpusError(f"speaker {speaker} has no pose style kind: the corpus was built by an older backend; "
+                          "build it again with `python -m backend synth`") from None
 
 
 def _index_path(corpus: Path) -> Path:

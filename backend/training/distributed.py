@@ -58,17 +58,20 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def start_processes(device_name: str) -> Processes:
-    """Join the process group when launched by torchrun; a single process otherwise."""
+def start_processes(device_name: str, threads: int | None = None) -> Processes:
+    """Join the process group when launched by torchrun; a single process otherwise. `threads`: CPU threads per
+    process (None: torch's default alone, the machine's cores shared out under torchrun)."""
     device = resolve_device(device_name)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if threads is not None:
+        torch.set_num_threads(threads)
     if world_size == 1:
         return Processes(0, 1, device)
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
-    else:
+    elif threads is None:
         # the machine's cores shared between its processes: more threads than cores only contend
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world_size))))
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world_size)

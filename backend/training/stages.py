@@ -90,9 +90,8 @@ class PoseVQVAEStage:
         self.module: nn.Module = models.pose_vqvae
 
     def step(self, module: nn.Module, rng: np.random.Generator, batch: int) -> tuple[Tensor, dict[str, float]]:
-        windows = pose_batch(self.features, rng, batch, self.settings.pose_vqvae.window_seconds,
-                             self.config.downsample)
-        pose = windows.head.to(self.device)
+        pose = pose_batch(self.features, rng, batch, self.settings.pose_vqvae.window_seconds,
+                          self.config.downsample).to(self.device)
         return pose_reconstruction_loss(module(pose), pose, self.config.pose_scale, self.settings.velocity_weight)
 
 

@@ -129,3 +129,9 @@ def test_ddp_with_two_gloo_processes_writes_one_checkpoint(tiny_corpus, tiny_che
     single = load_file(tiny_checkpoint)
     assert not torch.equal(checkpoint.models.state_dict()["expression.jaw_head.weight"],
                            single["expression.jaw_head.weight"])
+
+
+def test_time_budget_ends_each_stage_at_its_share(tiny_corpus, tmp_path):
+    out = train(tiny_corpus, "tiny", tmp_path / "hurried.safetensors", device="cpu", seed=0, max_minutes=0.002)
+    for name, summary in load_checkpoint(out).training["stages"].items():
+        assert summary["stopped_by_time"] and summary["steps"] < summary["planned_steps"], name
