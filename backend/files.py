@@ -8,6 +8,11 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+# mkstemp creates files readable by their owner only; a finished file should get the usual umask-based mode.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call write(binary_file) on a temp file beside `path`, then os.replace it onto `path`."""
@@ -15,6 +20,7 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     try:
         with os.fdopen(fd, "wb") as temp_file:
             write(temp_file)
+        os.chmod(temp_name, _FILE_MODE)
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

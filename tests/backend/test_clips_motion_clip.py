@@ -267,3 +267,13 @@ def test_raw_pickle_file_is_refused_and_never_run(tmp_path):
     with pytest.raises(ClipError, match=r"clip\.npz is a pickle, not an \.npz motion clip; pickled data is refused"):
         load_clip(path)
     assert not marker.exists()
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    target = tmp_path / "mode.bin"
+    write_atomically(target, lambda f: f.write(b"x"))
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
