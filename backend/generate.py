@@ -5,6 +5,10 @@
           -> mel-only encoder features -> PoseGPT, chunk by chunk with the previous codes as prompt
           -> VQ-VAE decoder                                         -> head [T, 3]
           -> resampled to the requested fps
+          -> blinks and eye saccades, drawn with the seed (optional; backend/eyes.py)
+
+A style from Adapt Style (backend/styles.py) puts its adapters into a copy of the expression model and supplies the
+expression and pose style vectors; its strengths scale them.
 
 Chunks keep memory bounded and time linear on hour-long audio: the Conformer attends within a chunk only, and
 PoseGPT's KV cache never holds more than one chunk and its prompt. Chunks are sized like the training windows, so
@@ -24,9 +28,12 @@ from torch import Tensor
 
 from backend.checkpoints import Checkpoint, load_checkpoint
 from backend.clips import MotionClip, resample_clip
+from backend.devices import select_device
 from backend.errors import AdaMeshError, AudioError
 from backend.models.molora import molora_layers, set_molora_scale
 from backend.models.pose_gpt import pool_to_code_rate
+from backend.styles import Style, apply_style, load_style
+from backend.synth.phones import Phone
 
 PHONETIC_MODES = ("words", "allphone", "none")  # pocketsphinx recognition modes, or no phonetic input (mel only)
 _DECODE_CHUNK_CODES = 1024  # VQ-VAE decoding in pieces (exact: the overlap exceeds its receptive field)
@@ -76,25 +83,37 @@ class Motion:
 def generate_clip(audio_path: str | Path, checkpoint: Checkpoint | str | Path | None = None, fps: float = 25.0,
                   seed: int = 0, transcript: str | None = None, pose_style: str | int | None = None,
                   phonetic: str = "words", progress: Progress | None = None,
-                  cancel: Callable[[], bool] | None = None) -> MotionClip:
+                  cancel: Callable[[], bool] | None = None, style: Style | str | Path | None = None,
+                  expression_strength: float = 1.0, pose_strength: float = 1.0, blinks: bool = False,
+                  device: str = "cpu") -> MotionClip:
     """The motion clip for the speech in `audio_path`, at `fps`, one frame per instant i / fps in the audio.
 
-    checkpoint: a loaded Checkpoint (the worker keeps one), a path, or None for the starter. transcript: the spoken
-    text, for forced alignment (more exact phones than recognition). pose_style: a training style's name or index
-    (see the checkpoint's pose_styles); None blends them all evenly. phonetic: "words", "allphone" or "none".
+    checkpoint: a loaded Checkpoint (the worker keeps one), a path, or None for the starter (loaded on `device`:
+    auto, cpu, cuda or mps). transcript: the spoken text, for forced alignment (more exact phones than
+    recognition). pose_style: a training style's name or index (see the checkpoint's pose_styles); None blends them
+    all evenly, or takes the style's. phonetic: "words", "allphone" or "none".
+    style: a style file from Adapt Style (or a loaded Style), applied at `expression_strength` and `pose_strength`
+    (0 = the base model, 1 = the style, above 1 exaggerates); the clip then has the style's channels.
+    blinks: add blinks and eye saccades drawn from `seed` (at the style's blink rate; backend/eyes.py).
     progress(fraction, message) is called as work advances; `cancel()` returning True stops with
     GenerationCancelled at the next chunk.
     """
     from backend.audio.decode import load_audio
     from backend.audio.frames import canonical_fps, motion_frame_count
     from backend.audio.mel import SAMPLE_RATE
+    from backend.eyes import EyeStyle, add_eye_motion, pause_timeline
 
-    report = _Reporter(progress, cancel)
+    report = ProgressReporter(progress, cancel)
     if phonetic not in PHONETIC_MODES:
         raise AdaMeshError(f"unknown phonetic mode {phonetic!r}; use one of {', '.join(PHONETIC_MODES)}")
     fps = canonical_fps(fps)
     if not isinstance(checkpoint, Checkpoint):
-        checkpoint = load_checkpoint(checkpoint)
+        checkpoint = load_checkpoint(checkpoint, select_device(device))
+    expression_style, style_pose, eyes = None, None, EyeStyle()
+    if style is not None:
+        style = style if isinstance(style, Style) else load_style(style, checkpoint)
+        checkpoint, expression_style, style_pose = apply_style(checkpoint, style, expression_strength, pose_strength)
+        eyes = style.eyes
     report(0.0, "decoding audio")
     wave = load_audio(audio_path)
     duration = len(wave) / SAMPLE_RATE
@@ -104,11 +123,14 @@ def generate_clip(audio_path: str | Path, checkpoint: Checkpoint | str | Path | 
     # one 25 fps frame past the last instant, so resampling reaches every requested frame
     n_frames = motion_frame_count(duration, _MODEL_FPS) + 1
     mel = mel_frames(wave, n_frames)
-    phones = None
+    timeline = phones = None
     if phonetic != "none" and checkpoint.config.expression.use_phonetic:
         report(0.05, "recognising phones" if transcript is None else "aligning the transcript")
-        phones = phonetic_frames(wave, n_frames, transcript, phonetic)
-    motion = generate_motion(checkpoint, mel, phones, seed, pose_style_vector(checkpoint, pose_style),
+        timeline = speech_phones(wave, transcript, phonetic)
+        phones = phone_frames(timeline, n_frames)
+    # a named training pose style wins over the style's own
+    pose = style_pose if style_pose is not None and pose_style is None else pose_style_vector(checkpoint, pose_style)
+    motion = generate_motion(checkpoint, mel, phones, seed, pose, expression_style,
                              progress=lambda f, m: report(0.4 + 0.6 * f if phones is not None else 0.1 + 0.9 * f, m))
     clip = MotionClip(fps=_MODEL_FPS, expression=motion.expression, expression_names=checkpoint.channel_names,
                       jaw=motion.jaw, head=motion.head)
@@ -116,6 +138,9 @@ def generate_clip(audio_path: str | Path, checkpoint: Checkpoint | str | Path | 
         clip = resample_clip(clip, fps)
     clip = MotionClip(fps=fps, expression=clip.expression[:n_out], expression_names=clip.expression_names,
                       jaw=clip.jaw[:n_out], head=clip.head[:n_out])
+    if blinks:
+        pauses = timeline if timeline is not None else pause_timeline(wave, SAMPLE_RATE, n_out, fps)
+        clip = add_eye_motion(clip, eyes, seed, pauses)
     report(1.0, "done")
     return clip
 
@@ -128,12 +153,18 @@ def mel_frames(wave: np.ndarray, n_frames: int) -> Tensor:
     return torch.from_numpy(features_per_motion_frame(log_mel(wave), n_frames, _MODEL_FPS))
 
 
-def phonetic_frames(wave: np.ndarray, n_frames: int, transcript: str | None, mode: str) -> Tensor:
-    """Per-frame phone features [T, 40] from pocketsphinx: forced alignment with a transcript, else recognition."""
-    from backend.audio.phonetic import align_phones, phone_features, recognise_phones
+def speech_phones(wave: np.ndarray, transcript: str | None, mode: str) -> list[Phone]:
+    """The phone timeline from pocketsphinx: forced alignment with a transcript, else recognition in `mode`."""
+    from backend.audio.phonetic import align_phones, recognise_phones
 
-    phones = align_phones(wave, transcript) if transcript else recognise_phones(wave, mode,
-                                                                                 workers=_RECOGNITION_WORKERS[mode])
+    return align_phones(wave, transcript) if transcript else recognise_phones(wave, mode,
+                                                                              workers=_RECOGNITION_WORKERS[mode])
+
+
+def phone_frames(phones: list[Phone], n_frames: int) -> Tensor:
+    """Per-frame phone features [T, 40] at the models' 25 fps."""
+    from backend.audio.phonetic import phone_features
+
     return torch.from_numpy(phone_features(phones, n_frames, _MODEL_FPS))
 
 
@@ -213,9 +244,10 @@ def expression_chunks(model, mel: Tensor, phonetic: Tensor | None, style: Tensor
             progress(0.5 * k / len(windows), "expression")
         chunk_mel = mel[None, start:end]
         # the pose path reads the base encoder on the mel alone (backend/training/stages.py)
+        strength = molora_scale(model)
         set_molora_scale(model, 0.0)
         base = model.encode_audio(chunk_mel, None)
-        set_molora_scale(model, 1.0)
+        set_molora_scale(model, strength)  # a style's strength (backend/styles.py), 1 for a plain model
         features = base if shared_encoder else model.encode_audio(
             chunk_mel, None if phonetic is None else phonetic[None, start:end])
         out = model.decode(features, style)
@@ -227,6 +259,11 @@ def expression_chunks(model, mel: Tensor, phonetic: Tensor | None, style: Tensor
         jaw[start:end] += w * out.jaw[0]
         pose_audio[start:end] += w * base[0]
     return expression, jaw, pose_audio
+
+
+def molora_scale(model) -> float:
+    """The adapters' common strength (1.0 for a model without adapters)."""
+    return next((layer.scale for layer in molora_layers(model)), 1.0)
 
 
 def has_active_adapters(model) -> bool:
@@ -268,15 +305,16 @@ def decode_codes(vqvae, codes: Tensor) -> Tensor:
     return torch.cat(pieces)
 
 
-class _Reporter:
-    """Forwards progress and turns a cancellation request into GenerationCancelled."""
+class ProgressReporter:
+    """Forwards progress and turns a cancellation request into `cancelled` (GenerationCancelled by default)."""
 
-    def __init__(self, progress: Progress | None, cancel: Callable[[], bool] | None):
-        self.progress, self.cancel = progress, cancel
+    def __init__(self, progress: Progress | None, cancel: Callable[[], bool] | None,
+                 cancelled: type[AdaMeshError] = GenerationCancelled, what: str = "generation"):
+        self.progress, self.cancel, self.cancelled, self.what = progress, cancel, cancelled, what
         self.started = time.monotonic()
 
     def __call__(self, fraction: float, message: str) -> None:
         if self.cancel is not None and self.cancel():
-            raise GenerationCancelled("generation was cancelled")
+            raise self.cancelled(f"{self.what} was cancelled")
         if self.progress is not None:
             self.progress(min(max(fraction, 0.0), 1.0), message)

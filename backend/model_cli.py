@@ -1,4 +1,6 @@
-"""The models' commands of `python -m backend`: train, generate, eval, bench. Torch loads only when one runs."""
+"""The models' commands of `python -m backend`: train, generate, adapt, export-flame, eval, bench.
+
+Torch loads only when one runs."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from backend.devices import DEVICES
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -40,7 +44,9 @@ def run_generate(args: argparse.Namespace) -> None:
         transcript = Path(transcript).read_text()
     started = time.perf_counter()
     clip = generate_clip(args.audio, args.checkpoint, fps=args.fps, seed=args.seed, transcript=transcript,
-                         pose_style=args.pose_style, phonetic=args.phonetic)
+                         pose_style=args.pose_style, phonetic=args.phonetic, style=args.style,
+                         expression_strength=args.expression_strength, pose_strength=args.pose_strength,
+                         blinks=not args.no_blinks, device=args.device)
     seconds = time.perf_counter() - started
     save_clip(clip, args.out)
     print(f"wrote {args.out}: {clip.n_frames} frames at {clip.fps:g} fps ({clip.duration:.1f} s of motion in "
@@ -65,7 +71,36 @@ def run_eval(args: argparse.Namespace) -> None:
         print(f"wrote {args.json}")
 
 
+def run_adapt(args: argparse.Namespace) -> None:
+    from backend.adapt import adapt_style, describe
+
+    def show(fraction: float, message: str) -> None:
+        print(f"\radapt {fraction:4.0%} {message:<70}", end="", file=sys.stderr, flush=True)
+
+    style = adapt_style(args.audio, args.motion, args.out, args.checkpoint, steps=args.steps, device=args.device,
+                        tracker=args.tracker, motion_fps=args.motion_fps, audio_start=args.audio_start,
+                        audio_end=args.audio_end, phonetic=args.phonetic, transcript=args.transcript,
+                        name=args.name or Path(args.out).stem, seed=args.seed, progress=show)
+    print(file=sys.stderr)
+    print(f"wrote {args.out}: {describe(style)}")
+
+
+def run_export_flame(args: argparse.Namespace) -> None:
+    from backend.clips import load_clip
+    from backend.export_flame import export_flame
+
+    arrays = export_flame(load_clip(args.clip), args.out, fps=args.fps)
+    print(f"wrote {args.out}: {len(arrays['expr'])} frames, {arrays['expr'].shape[1]} expression coefficients, "
+          f"jaw, neck, global rotation (VHAP keys) at {float(arrays['fps']):g} fps")
+
+
 def run_bench(args: argparse.Namespace) -> None:
+    if args.target == "adapt":
+        from backend.bench_adapt import run_adapt_benchmark
+
+        run_adapt_benchmark(args.data, args.checkpoint, lengths=tuple(args.lengths), methods=tuple(args.methods),
+                            n_speakers=args.speakers, steps=args.steps)
+        return
     from backend.bench_generate import run_generation_benchmark
 
     run_generation_benchmark(args.checkpoint, args.audio, peak_memory_minutes=args.memory_minutes)
@@ -93,8 +128,39 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--pose-style", help="a training pose style's name or index; default: all blended")
     generate.add_argument("--phonetic", default="words", choices=("words", "allphone", "none"),
                           help="phone recognition: words (accurate), allphone (faster), none (mel only)")
+    generate.add_argument("--style", help="style file from `adapt` (.safetensors); default: the base model")
+    generate.add_argument("--expression-strength", type=float, default=1.0,
+                          help="0 = base, 1 = the style, above 1 exaggerates (up to 3)")
+    generate.add_argument("--pose-strength", type=float, default=1.0,
+                          help="head-motion style: 0 = the default blend, 1 = the style's, above 1 exaggerates")
+    generate.add_argument("--no-blinks", action="store_true", help="no blinks or eye saccades")
+    generate.add_argument("--device", default="auto", choices=DEVICES)
     generate.add_argument("--out", required=True, help="motion clip to write (.npz)")
     generate.set_defaults(run=run_generate)
+
+    adapt = commands.add_parser("adapt", help="learn a talking style from a reference (speech + facial motion)")
+    adapt.add_argument("--audio", required=True, help="the reference's speech (audio or video file)")
+    adapt.add_argument("--motion", required=True, help="its facial motion: a motion clip (.npz) or a tracker file")
+    adapt.add_argument("--tracker", choices=("vhap", "deca", "smirk"), help="the motion is this tracker's output")
+    adapt.add_argument("--motion-fps", type=float, help="frame rate of the tracked video (trackers store none)")
+    adapt.add_argument("--audio-start", type=float, default=0.0, help="where the reference starts in the audio (s)")
+    adapt.add_argument("--audio-end", type=float, help="where it ends (s); default: the end of the file")
+    adapt.add_argument("--checkpoint", help="checkpoint (.safetensors); default: the starter")
+    adapt.add_argument("--steps", type=int, help="most adaptation steps (default 200, early stopping ends sooner)")
+    adapt.add_argument("--device", default="auto", choices=DEVICES)
+    adapt.add_argument("--phonetic", default="words", choices=("words", "allphone", "none"),
+                       help="phone recognition, as you will generate with")
+    adapt.add_argument("--transcript", help="the reference's words, for forced alignment")
+    adapt.add_argument("--name", help="the style's name (default: the file's)")
+    adapt.add_argument("--seed", type=int, default=0)
+    adapt.add_argument("--out", required=True, help="style file to write (.safetensors)")
+    adapt.set_defaults(run=run_adapt)
+
+    export = commands.add_parser("export-flame", help="a motion clip in FLAME parameters (VHAP keys), for other tools")
+    export.add_argument("clip", help="motion clip in FLAME channels Exp1..ExpN (.npz)")
+    export.add_argument("--fps", type=float, help="resample to this frame rate; default: the clip's")
+    export.add_argument("--out", required=True, help="FLAME parameter file to write (.npz)")
+    export.set_defaults(run=run_export_flame)
 
     evaluate = commands.add_parser("eval", help="measure a checkpoint on a held-out corpus (and real speech)")
     evaluate.add_argument("--data", required=True, help="held-out corpus from `synth --split test`")
@@ -107,9 +173,16 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(run=run_eval)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("target", choices=("generate",), help="generate: speed (x real time) and peak memory")
+    bench.add_argument("target", choices=("generate", "adapt"),
+                       help="generate: speed (x real time) and peak memory; adapt: the adaptation ablation")
     bench.add_argument("--checkpoint", help="default: the starter (an untrained starter-sized model if absent)")
     bench.add_argument("--audio", help="speech to repeat into the test audio; default: the real LibriSpeech clip "
                                        "when present, else synthesised sentences")
     bench.add_argument("--memory-minutes", type=float, default=30.0, help="audio length for the peak-memory run")
+    bench.add_argument("--data", help="adapt: held-out corpus (`synth --split test`); default: synthesise one")
+    bench.add_argument("--lengths", type=float, nargs="+", default=[3.0, 10.0, 30.0], help="adapt: reference seconds")
+    bench.add_argument("--methods", nargs="+", default=["molora", "lora", "full"], choices=("molora", "lora", "full"),
+                       help="adapt: methods to train")
+    bench.add_argument("--speakers", type=int, default=3, help="adapt: held-out speakers to measure")
+    bench.add_argument("--steps", type=int, help="adapt: most adaptation steps (default: as `adapt`)")
     bench.set_defaults(run=run_bench)

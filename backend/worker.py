@@ -34,6 +34,8 @@ logger = logging.getLogger("backend.worker")
 # Adding a request is one line here; the module is imported when the first such request arrives.
 HANDLERS: dict[str, str] = {
     "probe_audio": "backend.probe_audio:handle_probe_audio",
+    "generate": "backend.generate_job:handle_generate",
+    "adapt": "backend.adapt:handle_adapt",
 }
 
 Handler = Callable[[Mapping[str, Any], JobContext], dict]

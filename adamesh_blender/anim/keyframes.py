@@ -122,14 +122,20 @@ def _fill(channels: compat.ActionChannels, frames: np.ndarray, plans: tuple[Curv
         fcurve.update()
 
 
-def _widen_slider_ranges(key, plans: tuple[CurvePlan, ...]) -> tuple[str, ...]:
-    """Shape-key values are clamped to each key's slider range: widen it where the clip goes beyond."""
-    notes = []
+def _widen_slider_ranges(key, plans: tuple[CurvePlan, ...], shown: int = 4) -> tuple[str, ...]:
+    """Shape-key values are clamped to each key's slider range: widen it where the clip goes beyond.
+
+    One note for all of them (a generated clip can leave the range on dozens of keys), naming the first few."""
+    widened = []
     for plan in plans:
         block = key.key_blocks[plan.shape_key]
         low, high = float(plan.values.min()), float(plan.values.max())
         if low < block.slider_min or high > block.slider_max:
             block.slider_min = min(block.slider_min, np.floor(low * 100) / 100)
             block.slider_max = max(block.slider_max, np.ceil(high * 100) / 100)
-            notes.append(f"widened the slider range of '{block.name}' to {block.slider_min:g}..{block.slider_max:g}")
-    return tuple(notes)
+            widened.append(f"'{block.name}' to {block.slider_min:g}..{block.slider_max:g}")
+    if not widened:
+        return ()
+    more = f" and {len(widened) - shown} more" if len(widened) > shown else ""
+    what = "the slider range of" if len(widened) == 1 else f"the slider ranges of {len(widened)} shape keys:"
+    return (f"widened {what} {', '.join(widened[:shown])}{more}",)

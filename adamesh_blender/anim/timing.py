@@ -34,7 +34,14 @@ class SceneTiming:
     @classmethod
     def of_strip(cls, scene, strip) -> SceneTiming:
         """Read the timing from a Blender scene and the sound strip the clip was generated from."""
-        return cls(float(strip.frame_start), int(scene.render.fps), float(scene.render.fps_base))
+        return cls(float(strip.frame_start), int(scene.render.fps), stored_fps_base(scene.render.fps_base))
+
+
+def stored_fps_base(value: float) -> float:
+    """The fps_base the artist set: Blender keeps it as a 32-bit float (1.001 reads back as 1.00100004673), so take
+    the shortest decimal that rounds to that float. Otherwise 29.97 fps runs 5e-8 slow against a clip made at
+    30000/1001 fps, and a clip's last row lands a hair past its frame and loses its key."""
+    return float(np.format_float_positional(np.float32(value)))
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,17 @@ class ProbeAudioRequest:
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """Animate `audio`; result {"clip": path of the motion clip written to `out`, ...}.
+    """Animate `audio`; result {"clip": the motion clip written to `out`, "frames", "fps", "seconds" of motion,
+    "elapsed" s, "channels", "notes": things the artist should know} (backend/generate_job.py).
 
-    `rig_channels` lists the target rig's shape keys, so the backend can answer in that rig's channels (FLAME
-    Exp1..Exp100, or the corpus's ARKit names); the add-on maps whatever comes back (anim/rigs.py).
+    The clip has one row per instant i / `fps` of the file: `fps` is the scene's rate (fps / fps_base), so rows
+    land on scene frames. `rig_channels` lists the target rig's shape keys, so the backend can say which of its
+    channels the rig lacks; the add-on maps whatever comes back (anim/rigs.py).
     """
 
     audio: str
     out: str
+    fps: float
     rig_channels: tuple[str, ...]
     checkpoint: str | None = None  # None: the starter checkpoint shipped with the extension
     style: str | None = None  # a style file from Adapt Style; None: the base model
@@ -38,7 +41,7 @@ class GenerateRequest:
     pose_strength: float = 1.0
     transcript: str | None = None  # the words spoken, for forced alignment; None: recognise them
     device: str = "auto"
-    blinks: bool = True
+    blinks: bool = True  # add blinks and eye saccades (at the style's rate)
     seed: int = 0
     request_type = "generate"
 

@@ -1,4 +1,9 @@
-"""Generate Animation: the sound strip's speech -> the worker's `generate` -> a motion clip -> keyframes on the rig."""
+"""Generate Animation: the sound strip's speech -> the worker's `generate` -> a motion clip -> keyframes on the rig.
+
+Undo: the keys land in one step (bl_options UNDO; Blender records it when the operator finishes, after the modal
+job). Undoing it restores the rig's previous Actions, removes the new ones and puts back the fake-user flags and
+shape-key slider ranges the bake changed; the generated clip file (in Blender's temporary folder) stays.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,8 @@ from pathlib import Path
 import bpy
 
 from .. import preferences, session
-from ..anim import compat
-from ..anim.keyframes import bake_clip
-from ..anim.rigs import CustomMapping, describe_rig, map_rig
-from ..clip_reader import read_clip
-from ..client import GenerateRequest, Job
-from ..errors import AddonError
-from ..sound_timing import strip_timing
+from ..client import Job
+from ..generation import bake_generated_clip, generate_request
 from ..styles import style_path
 from . import checks
 from .job_operator import JobOperator
@@ -50,17 +50,15 @@ class ADAMESH_OT_generate(JobOperator, bpy.types.Operator):
         settings = scene.adamesh
         prefs = preferences.addon_preferences(context)
         style = settings.active_style()
-        request = GenerateRequest(
-            audio=str(checks.sound_file(strip)),
-            out=str(Path(bpy.app.tempdir) / f"adamesh-{uuid.uuid4().hex}.npz"),
-            rig_channels=describe_rig(mesh).shape_keys,
+        request = generate_request(
+            scene, mesh, strip, checks.sound_file(strip), Path(bpy.app.tempdir) / f"adamesh-{uuid.uuid4().hex}.npz",
             checkpoint=bpy.path.abspath(prefs.default_checkpoint) if prefs.default_checkpoint else None,
-            style=str(style_path(context, style.name)) if style else None,
+            style=style_path(context, style.name) if style else None,
             expression_strength=style.expression_strength if style else 1.0,
             pose_strength=style.pose_strength if style else 1.0,
             transcript=settings.transcript.strip() or None,
             device=prefs.device.lower(),
-        )
+        )  # fmt: skip
         self._mesh_name, self._strip_name = mesh.name, strip.name
         return session.worker(context).submit(request.request_type, request.params())
 
@@ -69,22 +67,6 @@ class ADAMESH_OT_generate(JobOperator, bpy.types.Operator):
         custom = scene.adamesh.custom_mapping()
         report = bake_generated_clip(scene, self._mesh_name, self._strip_name, job.result.get("clip", ""), custom)
         self.report({"INFO"}, report.summary())
-        for note in report.notes:
+        for note in (*job.result.get("notes", ()), *report.notes):
             self.report({"WARNING"}, note)
         return {"FINISHED"}
-
-
-def bake_generated_clip(scene, mesh_name: str, strip_name: str, clip_path: str, custom: CustomMapping | None):
-    """Key the worker's clip onto the mesh, aligned to where the strip plays its sound; returns the BakeReport.
-
-    The mesh and the strip are looked up again by name: the artist may have deleted them while the job ran.
-    """
-    mesh = bpy.data.objects.get(mesh_name)
-    if mesh is None:
-        raise AddonError(f"'{mesh_name}' was deleted or renamed while the animation was generated")
-    strip = next((s for s in compat.sound_strips(scene) if s.name == strip_name), None)
-    if strip is None:
-        raise AddonError(f"sound strip '{strip_name}' was removed while the animation was generated")
-    clip = read_clip(clip_path)
-    mapping = map_rig(describe_rig(mesh), clip.expression_names, clip.eyes is not None, custom)
-    return bake_clip(clip, mesh, mapping, strip_timing(scene, strip), label=strip.name)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import sys
 import wave
 from pathlib import Path
 
 import bpy
 
+from fcurves import assigned_fcurves, key_frames
 from rna_layout import draw_panel
 
 ADDON = "bl_ext.user_default.adamesh"
@@ -154,6 +156,7 @@ def operators(zip_path: str, work: Path) -> dict:
     use_this_python_as_backend()
     generate_poll = bpy.ops.adamesh.generate.poll()
     # the whole path up to the worker: the request is sent and the worker's answer becomes the report
+    bpy.context.preferences.addons[ADDON].preferences.default_checkpoint = str(work / "missing.safetensors")
     messages["generate sent"] = operator_error(generate)
     scene.adamesh.reference_source = "FILES"
     messages["adapt without files"] = operator_error(lambda: bpy.ops.adamesh.adapt())
@@ -217,7 +220,90 @@ def panels(zip_path: str, work: Path) -> dict:
     return results
 
 
-SCENARIOS = {f.__name__: f for f in (registration_cycle, quit_with_worker, operators, style_library, panels)}
+def generate_at_frame_37(zip_path: str, work: Path) -> dict:
+    """Generate Animation through the real worker onto the demo head, from a sound strip at frame 37, at 24 and
+    29.97 fps, over an earlier Action; then undo it. Then once more in a style. Inputs (inputs.json): the
+    checkpoint, the speech file and the style file."""
+    inputs = json.loads((work / "inputs.json").read_text())
+    install(zip_path)
+    use_this_python_as_backend()
+    bpy.context.preferences.addons[ADDON].preferences.default_checkpoint = inputs["checkpoint"]
+    demo_head = importlib.import_module(f"{ADDON}.rig_builders.demo_head")
+    head_mesh = importlib.import_module(f"{ADDON}.rig_builders.head_mesh")
+    runs = {}
+    for label, fps, fps_base in (("24", 24, 1.0), ("29.97", 30, 1.001)):
+        bpy.ops.wm.read_homefile(use_empty=True)
+        scene = bpy.context.scene
+        scene.render.fps, scene.render.fps_base = fps, fps_base
+        head = demo_head.build_demo_head()
+        bpy.context.view_layer.objects.active = head
+        key = head.data.shape_keys
+        for frame, value in ((1, 0.0), (100, 1.0)):  # the artist's earlier animation
+            key.key_blocks["mouthClose"].value = value
+            key.key_blocks["mouthClose"].keyframe_insert("value", frame=frame)
+        key.animation_data.action.name = "Earlier talk"
+        scene.frame_set(37)
+        bpy.ops.adamesh.import_audio(filepath=inputs["audio"])
+        clips_before = set(Path(bpy.app.tempdir).glob("adamesh-*.npz"))
+        bpy.ops.ed.undo_push(message="before Generate Animation")
+        outcome = sorted(bpy.ops.adamesh.generate())
+        (clip,) = set(Path(bpy.app.tempdir).glob("adamesh-*.npz")) - clips_before
+        clip = shutil.copy(clip, work / f"clip-{label}.npz")  # Blender's temporary folder goes when it quits
+        fcurves = assigned_fcurves(key)
+        keyed = [key_frames(fcurve) for fcurve in fcurves]
+        first, last = int(min(k[0] for k in keyed)), int(max(k[-1] for k in keyed))
+        frames = list(range(30, last + 4))
+        lip_mm = [head_mesh.lip_separation_mm(head, depsgraph_at(scene, frame)) for frame in frames]
+        after = {
+            "actions": {action.name: action.use_fake_user for action in bpy.data.actions},
+            "key_action": key.animation_data.action.name,
+            "pose_action": head.parent.animation_data.action.name,
+            "slider_min": min(block.slider_min for block in key.key_blocks),
+        }
+        # what Blender's UI does around an operator with the UNDO option (the bpy module does not do it itself)
+        name = head.name
+        bpy.ops.ed.undo_push(message="Generate Animation")
+        bpy.ops.ed.undo()
+        head = bpy.data.objects[name]  # undo reloads the data: references from before it are gone
+        undone = {
+            "actions": {action.name: action.use_fake_user for action in bpy.data.actions},
+            "key_action": head.data.shape_keys.animation_data.action.name,
+            "pose_action": head.parent.animation_data.action.name if head.parent.animation_data else None,
+            "slider_min": min(block.slider_min for block in head.data.shape_keys.key_blocks),
+        }
+        runs[label] = {
+            "outcome": outcome, "clip": str(clip), "first_key": first, "last_key": last, "curves": len(fcurves),
+            "frames": frames, "lip_mm": lip_mm, "after": after, "undone": undone,
+        }  # fmt: skip
+    runs["24 styled"] = generate_in_a_style(inputs["audio"], Path(inputs["style"]), work)
+    return {"runs": runs}
+
+
+def generate_in_a_style(audio: str, style_file: Path, work: Path) -> dict:
+    """Generate again at 24 fps with a style chosen in the panel's library."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    context = bpy.context
+    context.scene.render.fps = 24
+    context.view_layer.objects.active = importlib.import_module(f"{ADDON}.rig_builders.demo_head").build_demo_head()
+    bpy.ops.adamesh.import_audio(filepath=audio)
+    shutil.copy(style_file, addon_module("preferences").style_library_folder(context) / style_file.name)
+    bpy.ops.adamesh.refresh_styles()
+    context.scene.adamesh.styles[style_file.stem].expression_strength = 1.5
+    clips_before = set(Path(bpy.app.tempdir).glob("adamesh-*.npz"))
+    outcome = sorted(bpy.ops.adamesh.generate())
+    (clip,) = set(Path(bpy.app.tempdir).glob("adamesh-*.npz")) - clips_before
+    return {"outcome": outcome, "clip": str(shutil.copy(clip, work / "clip-24 styled.npz"))}
+
+
+def depsgraph_at(scene, frame: int):
+    scene.frame_set(frame)
+    return bpy.context.evaluated_depsgraph_get()
+
+
+SCENARIOS = {
+    f.__name__: f
+    for f in (registration_cycle, quit_with_worker, operators, style_library, panels, generate_at_frame_37)
+}
 
 if __name__ == "__main__":
     zip_path, scenario, result_path = sys.argv[1:4]

@@ -1,5 +1,8 @@
 """Small scene and clip makers shared by the bpy tests."""
 
+import os
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -8,8 +11,11 @@ import numpy as np
 
 from adamesh_blender.anim import compat
 from adamesh_blender.clip_reader import MotionClip, read_clip
+from adamesh_blender.rig_builders.demo_head import build_demo_head
 from backend.clips.motion_clip import MotionClip as BackendClip
 from backend.clips.motion_clip import save_clip
+
+HEAD = "AdaMesh demo head"  # build_demo_head's default name
 
 
 def add_speech_strip(folder: Path, frame_start: int, fps: int, fps_base: float = 1.0, seconds: float = 2.0):
@@ -42,3 +48,18 @@ def clip_at(values: np.ndarray, clip_fps: float, frame: int, frame_start: float,
     """What a scene frame should show of per-row `values` [T, K]: linear between rows, at its own time."""
     row = (frame - frame_start) / scene_rate * clip_fps
     return np.array([np.interp(row, np.arange(len(values)), column) for column in np.asarray(values).T])
+
+
+def run_bake(script: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """`python SCRIPT -- ARGS` as a user runs the batch-bake script with the bpy module."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}  # the script finds its own code
+    return subprocess.run([sys.executable, str(script), "--", *args], cwd=script.parent, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def save_scene(path: Path) -> Path:
+    """The demo head alone at 24 fps, saved."""
+    bpy.context.scene.render.fps = 24
+    build_demo_head()
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    return path

@@ -272,3 +272,17 @@ def test_values_beyond_a_slider_widen_its_range(tmp_path):
     report = bake_clip(clip, head, mapping, SceneTiming.of_strip(bpy.context.scene, strip), "wide")
     assert report.notes == ("widened the slider range of 'mouthFunnel' to 0..1.4",)
     assert lip_separation_mm(head, at_frame(10)) == pytest.approx(5.0 * 1.4, abs=1e-3)  # not clamped to 5 mm
+
+
+def test_many_widened_sliders_make_one_note(tmp_path):
+    expression = np.full((N_ROWS, len(CHANNELS)), -0.25, np.float32)  # below every 0..1 slider
+    clip = clip_file(tmp_path, fps=CLIP_FPS, expression=expression, expression_names=CHANNELS,
+                     jaw=np.zeros((N_ROWS, 3), np.float32), head=np.zeros((N_ROWS, 3), np.float32))  # fmt: skip
+    strip = add_speech_strip(tmp_path, frame_start=1, fps=25)
+    head = build_demo_head()
+    timing = SceneTiming.of_strip(bpy.context.scene, strip)
+    report = bake_clip(clip, head, map_rig(describe_rig(head), CHANNELS), timing, "low")
+    (note,) = report.notes
+    assert note.startswith(f"widened the slider ranges of {len(CHANNELS)} shape keys: '{CHANNELS[0]}' to -0.25..1")
+    assert note.endswith(f" and {len(CHANNELS) - 4} more")
+    assert all(block.slider_min == pytest.approx(-0.25) for block in head.data.shape_keys.key_blocks[1:])

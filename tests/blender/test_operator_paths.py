@@ -11,7 +11,7 @@ from adamesh_blender.anim.rigs import describe_rig, map_rig
 from adamesh_blender.anim.timing import SceneTiming
 from adamesh_blender.clip_reader import read_clip
 from adamesh_blender.errors import AddonError
-from adamesh_blender.operators.generate import bake_generated_clip
+from adamesh_blender.generation import bake_generated_clip
 from adamesh_blender.reference import reference_channels, sample_rig_animation, write_clip
 from adamesh_blender.rig_builders.demo_head import CHANNELS, build_demo_head
 from adamesh_blender.sound_timing import file_seconds_at, strip_timing

@@ -58,7 +58,7 @@ def test_an_unreadable_file_is_the_backends_audio_error_and_the_worker_keeps_ser
     assert caught.value.code == "bad_audio" and str(fake) in str(caught.value)
     assert caught.value.traceback is None  # a user's problem, not a bug
     with pytest.raises(BackendError) as unknown:
-        worker.request("generate", {})
+        worker.request("render_video", {})
     assert unknown.value.code == "unknown_request"
     assert worker.request("ping")["jobs"] == []
 

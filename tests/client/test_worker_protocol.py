@@ -84,10 +84,10 @@ def test_malformed_lines_get_an_error_and_the_worker_keeps_serving():
 
 def test_unknown_request_types_and_bad_parameters_are_errors_not_exits():
     events, _, _ = run_worker(
-        [request("g", "generate"), request("p", "probe_audio"), request("c", "cancel"), request("ok", "ping")], 4
+        [request("g", "render_video"), request("p", "probe_audio"), request("c", "cancel"), request("ok", "ping")], 4
     )
     by_id = {e["id"]: e for e in events if e["event"] in ("result", "error")}
-    assert by_id["g"]["code"] == "unknown_request" and "generate" in by_id["g"]["message"]
+    assert by_id["g"]["code"] == "unknown_request" and "render_video" in by_id["g"]["message"]
     assert "probe_audio" in by_id["g"]["message"]  # says what it does serve
     assert by_id["p"]["code"] == "bad_request" and "'path'" in by_id["p"]["message"]
     assert by_id["c"]["code"] == "bad_request" and "'target'" in by_id["c"]["message"]

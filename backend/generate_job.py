@@ -1,0 +1,120 @@
+"""The worker's `generate` request: a sound file -> a motion clip file, which the add-on keys onto the rig.
+
+    params {"audio", "out", "fps", "checkpoint"?, "device"?, "seed"?, "transcript"?, "style"?,
+            "expression_strength"?, "pose_strength"?, "blinks"?, "rig_channels"?}   (client/requests.py in the add-on)
+    result {"clip": out, "frames", "fps", "seconds" (of motion), "elapsed" (s spent), "channels", "notes"}
+
+The clip is written atomically to `out`, at the scene's frame rate `fps` (fps / fps_base in Blender), one row per
+instant i / fps of the sound file. Problems the artist can fix come back as error events with their AdaMeshError
+code (bad_audio, bad_checkpoint, bad_style, bad_request, ...); a cancelled job ends with the error code "cancelled".
+The worker keeps the checkpoint loaded between requests (loaded_checkpoint.py); a style is applied to a copy.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backend.clips import save_clip
+from backend.errors import AudioError
+from backend.generate import generate_clip
+from backend.loaded_checkpoint import loaded_checkpoint
+from backend.protocol import RequestError, require_param
+from backend.worker_jobs import JobContext
+
+REQUEST = "generate"
+CLIP_SUFFIX = ".npz"
+
+
+@dataclass(frozen=True)
+class GenerateParams:
+    """A generate request's parameters, checked before any work starts."""
+
+    audio: Path
+    out: Path
+    fps: float
+    checkpoint: str | None = None  # None: the starter checkpoint
+    device: str = "auto"
+    seed: int = 0
+    transcript: str | None = None
+    style: Path | None = None  # a style file from Adapt Style
+    expression_strength: float = 1.0  # 0 = base model, 1 = the style, above 1 exaggerates (styles.apply_style checks)
+    pose_strength: float = 1.0
+    blinks: bool = True  # add blinks and eye saccades
+    rig_channels: tuple[str, ...] = ()  # the target rig's shape keys, to say which clip channels it lacks
+
+    @classmethod
+    def parse(cls, params: Mapping[str, Any]) -> GenerateParams:
+        """RequestError names the first parameter that is missing or wrong, and what it needs."""
+        audio = Path(require_param(REQUEST, params, "audio", str))
+        if not audio.is_file():
+            raise AudioError(f"sound file {audio} does not exist" if not audio.exists() else f"{audio} is not a file")
+        out = Path(require_param(REQUEST, params, "out", str))
+        if out.suffix != CLIP_SUFFIX:
+            raise RequestError(f"{REQUEST}: 'out' must name a {CLIP_SUFFIX} motion clip, got {out}")
+        if not out.parent.is_dir():
+            raise RequestError(f"{REQUEST}: cannot write {out}: folder {out.parent} does not exist")
+        fps = float(require_param(REQUEST, params, "fps", float))
+        if not math.isfinite(fps) or fps <= 0:
+            raise RequestError(f"{REQUEST}: 'fps' must be a positive frame rate, got {fps}")
+        style = _optional(params, "style", str)
+        channels = params.get("rig_channels", [])
+        if not isinstance(channels, list) or not all(isinstance(name, str) for name in channels):
+            raise RequestError(f"{REQUEST} needs 'rig_channels' as a list of shape-key names, got {channels!r}")
+        return cls(
+            audio=audio,
+            out=out,
+            fps=fps,
+            checkpoint=_optional(params, "checkpoint", str),
+            device=_optional(params, "device", str, "auto"),
+            seed=_optional(params, "seed", int, 0),
+            transcript=(_optional(params, "transcript", str) or "").strip() or None,
+            style=Path(style) if style is not None else None,
+            expression_strength=_optional(params, "expression_strength", float, 1.0),
+            pose_strength=_optional(params, "pose_strength", float, 1.0),
+            blinks=_optional(params, "blinks", bool, True),
+            rig_channels=tuple(channels),
+        )
+
+
+def handle_generate(params: Mapping[str, Any], job: JobContext) -> dict[str, Any]:
+    """Generate the clip for `params` (see the module docstring), reporting progress; cancellable at each chunk."""
+    request = GenerateParams.parse(params)
+    job.progress(0.0, "loading the model")
+    checkpoint = loaded_checkpoint(request.checkpoint, request.device)
+    started = time.monotonic()
+    clip = generate_clip(request.audio, checkpoint, fps=request.fps, seed=request.seed,
+                         transcript=request.transcript, style=request.style,
+                         expression_strength=request.expression_strength, pose_strength=request.pose_strength,
+                         blinks=request.blinks, progress=job.progress, cancel=lambda: job.cancelled)
+    job.progress(1.0, "writing the clip")
+    save_clip(clip, request.out)
+    return {
+        "clip": str(request.out),
+        "frames": clip.n_frames,
+        "fps": clip.fps,
+        "seconds": clip.duration,
+        "elapsed": time.monotonic() - started,
+        "channels": list(clip.expression_names),
+        "notes": channel_notes(clip.expression_names, request.rig_channels),
+    }
+
+
+def channel_notes(clip_channels: tuple[str, ...], rig_channels: tuple[str, ...]) -> list[str]:
+    """What the artist should know before keying: clip channels the rig has no shape key for."""
+    available = set(rig_channels)
+    missing = [name for name in clip_channels if name not in available] if available else []
+    if not missing:
+        return []
+    shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    return [f"the rig has no shape key for {len(missing)} of the clip's {len(clip_channels)} channels ({shown}): "
+            "map them with a custom mapping, or adapt a style to this rig's channels"]
+
+
+def _optional(params: Mapping[str, Any], name: str, kind: type, default: Any = None) -> Any:
+    """params[name] checked to be of `kind`, or `default` when absent or null."""
+    return default if params.get(name) is None else require_param(REQUEST, params, name, kind)

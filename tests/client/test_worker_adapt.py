@@ -1,0 +1,107 @@
+"""The worker's `adapt` request, sent by the add-on's client to a real worker process with a tiny trained
+checkpoint: progress with steps, the style file it writes, cancellation in the middle, and the artist's errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from adamesh_blender.client import AdaptRequest, BackendError, JobCancelled, JobState
+from backend.audio.decode import load_audio
+from backend.clips import MotionClip, load_clip, save_clip
+from backend.styles import load_style
+
+
+@pytest.fixture(scope="module")
+def reference(heldout_corpus, tmp_path_factory) -> tuple[Path, Path]:
+    """One held-out speaker's utterances joined into a reference of at least 6 s: (audio, motion clip)."""
+    index = json.loads((heldout_corpus / "index.json").read_text())
+    speaker = index["utterances"][0]["speaker"]
+    entries = [u for u in index["utterances"] if u["speaker"] == speaker]
+    chosen, seconds = [], 0.0
+    for entry in entries:
+        chosen.append(entry)
+        seconds += entry["duration"]
+        if seconds >= 6.0:
+            break
+    clips = [load_clip(heldout_corpus / e["motion"]) for e in chosen]
+    folder = tmp_path_factory.mktemp("reference")
+    wave = np.concatenate([load_audio(heldout_corpus / e["audio"]) for e in chosen])
+    soundfile.write(folder / "reference.wav", wave, 16000, subtype="PCM_16")
+    save_clip(MotionClip(25.0, np.concatenate([c.expression for c in clips]), clips[0].expression_names,
+                         np.concatenate([c.jaw for c in clips]), np.concatenate([c.head for c in clips])),
+              folder / "reference.npz")
+    return folder / "reference.wav", folder / "reference.npz"
+
+
+def adapt(**fields) -> tuple[str, dict]:
+    request = AdaptRequest(**{"name": "test style", "device": "cpu", **fields})
+    return request.request_type, request.params()
+
+
+def test_adapt_reports_steps_and_writes_the_style(worker, tiny_checkpoint, reference, tmp_path):
+    audio, motion = reference
+    out = tmp_path / "speaker.safetensors"
+    job = worker.submit(*adapt(audio=str(audio), motion=str(motion), out=str(out), checkpoint=str(tiny_checkpoint),
+                               steps=30))
+    messages = []
+    while not job.finished:
+        worker.pump(0.05)
+        if job.message and job.message not in messages:
+            messages.append(job.message)
+    result = job.outcome()
+    assert job.state is JobState.SUCCEEDED and job.fraction == 1.0
+    assert result["style"] == str(out) and "steps" in result["summary"] and "pose:" in result["summary"]
+    style = load_style(out)  # the backend's own reading of the file the worker wrote
+    assert style.name == "test style" and 0 < result["adaptation"]["steps"] <= 30
+    assert tuple(result["channels"]) == style.channel_names
+    assert any(m.startswith("step ") and "s left" in m for m in messages)
+    assert "reading the reference and recognising its phones" in messages  # pocketsphinx ran on the reference
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_cancel_in_the_middle_of_adapt_stops_within_a_second(worker, tiny_checkpoint, reference, tmp_path):
+    audio, motion = reference
+    out = tmp_path / "cancelled.safetensors"
+    job = worker.submit(*adapt(audio=str(audio), motion=str(motion), out=str(out), checkpoint=str(tiny_checkpoint),
+                               steps=5000))
+    while not job.message.startswith("step "):  # training has started
+        worker.pump(0.02)
+    cancelled_at = time.monotonic()
+    job.cancel()
+    with pytest.raises(JobCancelled):
+        worker.wait(job, timeout=5)
+    assert time.monotonic() - cancelled_at < 1.0 and job.state is JobState.CANCELLED
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+    assert worker.request("ping")["jobs"] == []  # the worker serves on
+
+
+def test_the_artists_mistakes_come_back_as_specific_errors(worker, tiny_checkpoint, reference, tmp_path):
+    audio, motion = reference
+    short = tmp_path / "short.wav"
+    soundfile.write(short, load_audio(audio)[:32000], 16000, subtype="PCM_16")  # 2 s of the 6 s motion
+    with pytest.raises(BackendError) as mismatch:
+        worker.request(*adapt(audio=str(short), motion=str(motion), out=str(tmp_path / "a.safetensors"),
+                              checkpoint=str(tiny_checkpoint)), timeout=60)
+    assert mismatch.value.code == "bad_reference" and "lasts 2.00 s but the motion" in str(mismatch.value)
+    clip = load_clip(motion)
+    short_motion = tmp_path / "short.npz"
+    save_clip(MotionClip(25.0, clip.expression[:50], clip.expression_names, clip.jaw[:50], clip.head[:50]),
+              short_motion)
+    with pytest.raises(BackendError) as too_short:
+        worker.request(*adapt(audio=str(short), motion=str(short_motion), out=str(tmp_path / "b.safetensors"),
+                              checkpoint=str(tiny_checkpoint)), timeout=60)
+    assert too_short.value.code == "bad_reference" and "needs at least 3 s" in str(too_short.value)
+    with pytest.raises(BackendError) as not_a_style:
+        worker.request(*adapt(audio=str(audio), motion=str(motion), out=str(tmp_path / "style.npz"),
+                              checkpoint=str(tiny_checkpoint)), timeout=60)
+    assert not_a_style.value.code == "bad_request" and ".safetensors" in str(not_a_style.value)
+    with pytest.raises(BackendError) as missing:
+        worker.request("adapt", {"audio": str(audio), "out": str(tmp_path / "c.safetensors")}, timeout=60)
+    assert missing.value.code == "bad_request" and "'motion'" in str(missing.value)
+    assert missing.value.traceback is None
