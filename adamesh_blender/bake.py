@@ -44,7 +44,7 @@ from .client import Job, WorkerClient
 from .client.installer import venv_python
 from .errors import AddonError
 from .generation import bake_generated_clip, generate_request
-from .operators.checks import mesh_problem
+from .operators.checks import editable_problem, mesh_problem, rig_problem
 from .preferences import DEVICES, default_venv
 
 EXIT_FAILED = 1
@@ -117,8 +117,8 @@ def check_inputs(args: argparse.Namespace) -> list[BakePair]:
         meshes = sorted(o.name for o in bpy.data.objects if mesh_problem(o) is None)
         raise AddonError(f"{bpy.data.filepath} has no object '{args.object}'; meshes with shape keys: "
                          + (", ".join(meshes) or "none"))
-    problem = mesh_problem(obj)
-    if problem:
+    problem = mesh_problem(obj) or editable_problem(obj) or rig_problem(obj, custom=None)
+    if problem:  # before any audio is generated for nothing
         raise AddonError(problem)
     for path, what in [*((a, "sound file") for a in args.audio), *((s, "style file") for s in args.style)]:
         if not path.is_file():

@@ -7,7 +7,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from .client.installer import BackendInstall, venv_python
-from .client.worker_client import HANG_TIMEOUT
+from .client.worker_client import HANG_TIMEOUT, START_TIMEOUT
 
 INSTALL_LABEL = "Installing backend"
 ADDON_ID = __package__  # "bl_ext.<repository>.adamesh" once installed as an extension
@@ -40,10 +40,19 @@ class AdaMeshPreferences(bpy.types.AddonPreferences):
         subtype="DIR_PATH",
         description="Folder of style files made by Adapt Style. Empty: a folder in Blender's user data",
     )
+    backend_start_timeout: IntProperty(
+        name="Backend Start Timeout",
+        default=int(START_TIMEOUT),
+        min=2,
+        max=600,
+        subtype="TIME_ABSOLUTE",
+        description="Seconds the backend may take to start and say hello (the first start after installing "
+        "compiles its code) before it counts as broken",
+    )
     backend_timeout: IntProperty(
         name="Backend Timeout",
         default=int(HANG_TIMEOUT),
-        min=5,
+        min=2,
         max=600,
         subtype="TIME_ABSOLUTE",
         description="Seconds the backend may stay silent (not even answering a ping) before it counts as hung",
@@ -71,6 +80,7 @@ class AdaMeshPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "device")
         layout.prop(self, "default_checkpoint")
         layout.prop(self, "style_library")
+        layout.prop(self, "backend_start_timeout")
         layout.prop(self, "backend_timeout")
 
 

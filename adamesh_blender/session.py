@@ -3,7 +3,9 @@
 The worker starts on first use with the preferences' Backend Python and stays up between jobs (its models stay
 loaded). It is stopped when the add-on is disabled (unregister), when Blender quits (atexit), and when its Python
 changes (Install backend); if Blender dies instead, the worker sees its stdin close and exits by itself.
-Loading another file cancels the running job, whose targets go away with the old file, but keeps the worker.
+Loading another file cancels the running job, whose targets go away with the old file, but keeps the worker; the
+count of loads lets the job's operator see that its file is gone, so that a result arriving late is not written
+into the next file (an object of the same name there would otherwise take the keys).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .errors import AddonError
 
 _worker: WorkerClient | None = None
 _job: Job | BackendInstall | None = None
+_file_loads = 0  # files loaded (opened, new, factory settings) in this session
 
 
 def worker(context) -> WorkerClient:
@@ -31,8 +34,9 @@ def worker(context) -> WorkerClient:
         _worker = None
     prefs = preferences.addon_preferences(context)
     client = WorkerClient(
-        preferences.backend_python(context), bundle.backend_root(), hang_timeout=float(prefs.backend_timeout)
-    )
+        preferences.backend_python(context), bundle.backend_root(),
+        start_timeout=float(prefs.backend_start_timeout), hang_timeout=float(prefs.backend_timeout),
+    )  # fmt: skip
     client.start()
     _worker = client
     return client
@@ -59,6 +63,10 @@ def stop_worker() -> None:
 
 def active_job() -> Job | BackendInstall | None:
     return _job if _job is not None and not _job.finished else None
+
+
+def file_loads() -> int:
+    return _file_loads
 
 
 def busy_reason(context) -> str | None:
@@ -93,7 +101,8 @@ def end(job: Job | BackendInstall) -> None:
 @bpy.app.handlers.persistent
 def _cancel_job_on_load(*_args) -> None:
     """The job's targets belong to the file being closed: stop it, and forget it (its operator goes too)."""
-    global _job
+    global _job, _file_loads
+    _file_loads += 1
     job = active_job()
     if job is not None:
         job.cancel()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from backend.errors import AdaMeshError
 from backend.model_cli import add_model_commands
@@ -34,6 +35,13 @@ def run_convert(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {clip.n_frames} frames at {clip.fps:g} fps, {len(clip.expression_names)} channels")
 
 
+def run_prepare(args: argparse.Namespace) -> None:
+    from backend.prepare import prepare_corpus
+
+    prepare_corpus(args.sources, args.out, tracker=args.tracker, fps=args.fps, phonetic=args.phonetic,
+                   workers=args.workers)
+
+
 def run_plot(args: argparse.Namespace) -> None:
     from backend.clips import load_clip
     from backend.plot import plot_clip
@@ -45,7 +53,9 @@ def run_plot(args: argparse.Namespace) -> None:
 
         audio = load_audio(args.audio)
     phones = load_timeline(args.phones) if args.phones else None
-    out = plot_clip(load_clip(args.clip), args.out, audio=audio, phones=phones, title=args.title)
+    compare = (args.compare_label or Path(args.compare).stem, load_clip(args.compare)) if args.compare else None
+    out = plot_clip(load_clip(args.clip), args.out, audio=audio, phones=phones, title=args.title, compare=compare,
+                    label=args.label or Path(args.clip).stem)
     print(f"wrote {out}")
 
 
@@ -79,11 +89,47 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--fps", type=float, required=True, help="frame rate of the tracked video")
     convert.set_defaults(run=run_convert)
 
+    prepare = commands.add_parser(
+        "prepare", help="a training corpus from recorded speech and its tracked facial motion (for train, eval)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Build a corpus that `train` and `eval` read from recordings: audio with the facial motion "
+                    "tracked from the same video.",
+        epilog="""input layout (each SOURCE):
+  data/                       a folder of speaker folders (one speaker per folder: its pose style)
+    alice/take01.wav          speech: wav, flac, ogg, mp3, m4a, or the audio track of mp4 / mov / mkv / webm
+    alice/take01.npz          its motion: an AdaMesh motion clip, or with --tracker the tracker's file
+    alice/take01.txt          optional: the words spoken (forced alignment instead of recognition)
+    bob/...
+  A SOURCE that holds audio files itself is one speaker, named after the folder. With --tracker deca, an EMOCA
+  --save_codes folder take01/ may stand for take01.npz. A SOURCE may also be a .csv with a header row
+  speaker,audio,motion[,transcript] (paths relative to the .csv).
+
+checks (before the slow part): every audio file has its motion and every motion file its audio; all clips have
+the same channels (e.g. all Exp1..Exp100); audio and motion last the same time (within 0.2 s).
+output: DIR/index.json, audio/ (16 kHz wav), motion/ (clips at 25 fps), phones/ (pocketsphinx timelines).
+then:   python -m backend train --data DIR --out model.safetensors""")
+    prepare.add_argument("sources", nargs="+", metavar="SOURCE", help="folder of speaker folders, a speaker folder, "
+                                                                        "or a .csv list")
+    prepare.add_argument("--out", required=True, help="corpus folder to write (must be empty or absent)")
+    prepare.add_argument("--tracker", choices=("vhap", "deca", "smirk"),
+                         help="the motion files are this tracker's output (vhap: tracked_flame_params .npz; deca: "
+                              "DECA/EMOCA/SPECTRE exp+pose; smirk: SMIRK outputs); default: AdaMesh motion clips")
+    prepare.add_argument("--fps", type=float, help="frame rate of the tracked videos (with --tracker; trackers store "
+                                                   "none); motion is resampled to the models' 25 fps")
+    prepare.add_argument("--phonetic", default="words", choices=("words", "allphone"),
+                         help="pocketsphinx recogniser for clips without a transcript: words (accurate), allphone "
+                              "(~3x faster)")
+    prepare.add_argument("--workers", type=int, default=2, help="parallel processes for the phone pass")
+    prepare.set_defaults(run=run_prepare)
+
     plot = commands.add_parser("plot", help="draw a motion clip over its audio and phones")
     plot.add_argument("clip", help="motion clip (.npz)")
     plot.add_argument("--audio", help="the clip's audio, drawn as a waveform")
     plot.add_argument("--phones", help="phone timeline (.json, [{phone, start, end}])")
     plot.add_argument("--title")
+    plot.add_argument("--label", help="the clip's name in the legend (default: its file name)")
+    plot.add_argument("--compare", help="a second clip of the same speech, drawn dashed over the first")
+    plot.add_argument("--compare-label", help="its name in the legend (default: its file name)")
     plot.add_argument("--out", required=True, help="image to write (.png)")
     plot.set_defaults(run=run_plot)
     add_model_commands(commands)

@@ -94,7 +94,8 @@ def adapt_reference(checkpoint: Checkpoint, reference: Reference, settings: Adap
     return Style(
         adapter={k: v.cpu() for k, v in molora_state_dict(expression.model).items()},
         expression_style=expression.style.cpu(), pose_style=pose.vector.cpu(),
-        channel_names=expression.channel_names, checkpoint_hash=checkpoint_hash(checkpoint), head=head,
+        channel_names=expression.channel_names, checkpoint_hash=checkpoint_hash(checkpoint),
+        checkpoint_name=checkpoint.name, head=head,
         head_rank=expression.head_rank, eyes=eye_style_from_clip(reference.clip), name=name,
         reference_seconds=reference.seconds, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         retrieval=pose.report, adaptation=expression.summary | {"total_seconds": time.monotonic() - started})

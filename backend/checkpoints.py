@@ -48,6 +48,7 @@ class Checkpoint:
     corpus_hash: str
     training: dict = field(default_factory=dict)
     fps: float = 25.0  # the models' frame rate
+    name: str = ""  # the file it was loaded from (its name only), for messages
 
     @property
     def config(self) -> ModelConfig:
@@ -110,7 +111,7 @@ def load_checkpoint(path: str | Path | None = None, device: str | torch.device =
                               "damaged")
     return Checkpoint(models.to(device).eval(), channel_names, pose_styles,
                       PoseStyleMatrix(bank.means.to(device), bank.counts.to(device)), centroids.to(device),
-                      metadata.get("corpus_hash", ""), training, fps)
+                      metadata.get("corpus_hash", ""), training, fps, path.name)
 
 
 def _check_format(path: Path, found: str | None) -> None:
@@ -124,5 +125,6 @@ def _check_format(path: Path, found: str | None) -> None:
     found_version = found.partition("/")[2]
     if found_version.isdigit() and int(found_version) > int(version):
         raise CheckpointError(f"{path} is a checkpoint of format {found}, newer than this backend reads "
-                              f"({CHECKPOINT_FORMAT}); update the AdaMesh backend")
+                              f"({CHECKPOINT_FORMAT}); update the AdaMesh add-on (it brings the backend that reads "
+                              "it)")
     raise CheckpointError(f"{path} has the unknown checkpoint format {found!r}; this backend reads {CHECKPOINT_FORMAT}")

@@ -2,9 +2,9 @@
 
 Held-out utterances are generated the way the product runs after Adapt Style: the expression style from a
 reference (the longest other utterance of the same speaker, ground-truth motion), the pose style retrieved from that
-reference's style matrix (top-k blend). Two phonetic paths: "phonetic" (the exact phones corrupted like
+reference's style matrix (top-k blend). Three phonetic paths: "phonetic" (the exact phones corrupted like
 pocketsphinx's recognition of real speech, the stand-in used in training: pocketsphinx hears synthetic speech
-badly) and "mel_only". Real speech (--real AUDIO, with AUDIO's `<stem>.phones.json` beside it, and
+badly), "exact_phones" (the timeline as it is, what a transcript's forced alignment approaches) and "mel_only". Real speech (--real AUDIO, with AUDIO's `<stem>.phones.json` beside it, and
 `<stem>.transcript.txt` when present) runs the real front end: pocketsphinx recognition ("words"), forced alignment
 of the transcript ("transcript"; note that the clip's reference phones are themselves such an alignment), and
 mel only; the style is the average one. Measures are defined in backend/metrics.py.
@@ -72,7 +72,7 @@ def evaluate(data: str | Path, checkpoint: Checkpoint | str | Path | None = None
     references = {u: _reference_utterance(features, u) for u in range(features.n_utterances)}
     styles = _ReferenceStyles(checkpoint, features)
     profile = load_error_profile(EVALUATION_PROFILE)
-    paths = {"phonetic": [], "mel_only": []}
+    paths = {"phonetic": [], "exact_phones": [], "mel_only": []}
     truth: list[Motion] = []
     timelines, beats = [], {"generated": [], "ground_truth": []}
     for u in tqdm(range(features.n_utterances), desc="eval", unit="utt", leave=False):
@@ -81,7 +81,8 @@ def evaluate(data: str | Path, checkpoint: Checkpoint | str | Path | None = None
         expression_style, pose_style = styles.of(references[u])
         rng = np.random.default_rng([seed, u])
         phonetic = torch.from_numpy(phone_features(corrupt_phones(phones, profile, rng), len(mel), FPS))
-        for name, phonetic_input in (("phonetic", phonetic), ("mel_only", None)):
+        exact = torch.from_numpy(phone_features(phones, len(mel), FPS))
+        for name, phonetic_input in (("phonetic", phonetic), ("exact_phones", exact), ("mel_only", None)):
             paths[name].append(generate_motion(checkpoint, mel, phonetic_input, seed, pose_style, expression_style))
         truth.append(Motion(features.expression[rows].numpy(), features.jaw[rows].numpy(),
                             features.head[rows].numpy()))

@@ -2,6 +2,7 @@
 
     audio -> log-mel per 25 fps frame (+ phones from pocketsphinx -> per-frame phone features)
           -> expression model, in overlapping chunks crossfaded    -> expression [T, C], jaw [T, 3]
+          -> the lips closed on each P, B, M of the phones (backend/lip_closure.py)
           -> mel-only encoder features -> PoseGPT, chunk by chunk with the previous codes as prompt
           -> VQ-VAE decoder                                         -> head [T, 3]
           -> resampled to the requested fps
@@ -30,6 +31,7 @@ from backend.checkpoints import Checkpoint, load_checkpoint
 from backend.clips import MotionClip, resample_clip
 from backend.devices import select_device
 from backend.errors import AdaMeshError, AudioError
+from backend.lip_closure import close_bilabials
 from backend.models.molora import molora_layers, set_molora_scale
 from backend.models.pose_gpt import pool_to_code_rate
 from backend.styles import Style, apply_style, load_style
@@ -85,7 +87,7 @@ def generate_clip(audio_path: str | Path, checkpoint: Checkpoint | str | Path | 
                   phonetic: str = "words", progress: Progress | None = None,
                   cancel: Callable[[], bool] | None = None, style: Style | str | Path | None = None,
                   expression_strength: float = 1.0, pose_strength: float = 1.0, blinks: bool = False,
-                  device: str = "cpu") -> MotionClip:
+                  device: str = "cpu", wave: np.ndarray | None = None) -> MotionClip:
     """The motion clip for the speech in `audio_path`, at `fps`, one frame per instant i / fps in the audio.
 
     checkpoint: a loaded Checkpoint (the worker keeps one), a path, or None for the starter (loaded on `device`:
@@ -96,7 +98,8 @@ def generate_clip(audio_path: str | Path, checkpoint: Checkpoint | str | Path | 
     (0 = the base model, 1 = the style, above 1 exaggerates); the clip then has the style's channels.
     blinks: add blinks and eye saccades drawn from `seed` (at the style's blink rate; backend/eyes.py).
     progress(fraction, message) is called as work advances; `cancel()` returning True stops with
-    GenerationCancelled at the next chunk.
+    GenerationCancelled at the next chunk. wave: the sound of `audio_path` already decoded (mono, 16 kHz), for a
+    caller that inspected it first; None decodes the file here.
     """
     from backend.audio.decode import load_audio
     from backend.audio.frames import canonical_fps, motion_frame_count
@@ -114,8 +117,9 @@ def generate_clip(audio_path: str | Path, checkpoint: Checkpoint | str | Path | 
         style = style if isinstance(style, Style) else load_style(style, checkpoint)
         checkpoint, expression_style, style_pose = apply_style(checkpoint, style, expression_strength, pose_strength)
         eyes = style.eyes
-    report(0.0, "decoding audio")
-    wave = load_audio(audio_path)
+    if wave is None:
+        report(0.0, "decoding audio")
+        wave = load_audio(audio_path)
     duration = len(wave) / SAMPLE_RATE
     n_out = motion_frame_count(duration, fps)
     if n_out == 0:
@@ -204,7 +208,11 @@ def generate_motion(checkpoint: Checkpoint, mel: Tensor, phonetic: Tensor | None
                                                     None if phonetic is None else phonetic.to(device),
                                                     expression_style, plan, progress)
     head = head_motion(checkpoint, pose_audio, pose_style, seed, plan, progress)
-    return Motion(expression.cpu().numpy(), jaw.cpu().numpy(), head[:len(mel)].cpu().numpy())
+    expression, jaw = expression.cpu().numpy(), jaw.cpu().numpy()
+    if phonetic is not None:  # the lips close on every P, B, M fed in (backend/lip_closure.py)
+        expression, jaw = close_bilabials(expression, jaw, phonetic.cpu().numpy(), checkpoint.channel_names,
+                                          _MODEL_FPS)
+    return Motion(expression, jaw, head[:len(mel)].cpu().numpy())
 
 
 def crossfade_windows(n_frames: int, chunk: int, overlap: int) -> list[tuple[int, int]]:

@@ -4,6 +4,9 @@
             "expression_strength"?, "pose_strength"?, "blinks"?, "rig_channels"?}   (client/requests.py in the add-on)
     result {"clip": out, "frames", "fps", "seconds" (of motion), "elapsed" (s spent), "channels", "notes"}
 
+Notes (result["notes"]) tell the artist what succeeded with a caveat: a truncated sound file (its decodable part is
+animated), a silent one (the mouth stays at rest), rig channels the clip names but the rig lacks.
+
 The clip is written atomically to `out`, at the scene's frame rate `fps` (fps / fps_base in Blender), one row per
 instant i / fps of the sound file. Problems the artist can fix come back as error events with their AdaMeshError
 code (bad_audio, bad_checkpoint, bad_style, bad_request, ...); a cancelled job ends with the error code "cancelled".
@@ -19,15 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backend.audio.decode import DecodedAudio, decode_audio
 from backend.clips import save_clip
 from backend.errors import AudioError
 from backend.generate import generate_clip
 from backend.loaded_checkpoint import loaded_checkpoint
 from backend.protocol import RequestError, require_param
+from backend.styles import load_style
 from backend.worker_jobs import JobContext
 
 REQUEST = "generate"
 CLIP_SUFFIX = ".npz"
+SILENCE_PEAK = 10 ** (-60 / 20)  # a sound that never rises above -60 dBFS holds no speech to animate
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,8 @@ class GenerateParams:
         """RequestError names the first parameter that is missing or wrong, and what it needs."""
         audio = Path(require_param(REQUEST, params, "audio", str))
         if not audio.is_file():
-            raise AudioError(f"sound file {audio} does not exist" if not audio.exists() else f"{audio} is not a file")
+            raise AudioError(f"sound file {audio} does not exist: check the path (and that its drive is mounted)"
+                             if not audio.exists() else f"{audio} is not a file: choose a sound or video file")
         out = Path(require_param(REQUEST, params, "out", str))
         if out.suffix != CLIP_SUFFIX:
             raise RequestError(f"{REQUEST}: 'out' must name a {CLIP_SUFFIX} motion clip, got {out}")
@@ -87,10 +94,14 @@ def handle_generate(params: Mapping[str, Any], job: JobContext) -> dict[str, Any
     job.progress(0.0, "loading the model")
     checkpoint = loaded_checkpoint(request.checkpoint, request.device)
     started = time.monotonic()
+    style = None if request.style is None else load_style(request.style, checkpoint)  # a bad one fails before decoding
+    job.progress(0.0, "decoding audio")
+    sound = decode_audio(request.audio)
     clip = generate_clip(request.audio, checkpoint, fps=request.fps, seed=request.seed,
-                         transcript=request.transcript, style=request.style,
+                         transcript=request.transcript, style=style,
                          expression_strength=request.expression_strength, pose_strength=request.pose_strength,
-                         blinks=request.blinks, progress=job.progress, cancel=lambda: job.cancelled)
+                         blinks=request.blinks, progress=job.progress, cancel=lambda: job.cancelled,
+                         wave=sound.samples)
     job.progress(1.0, "writing the clip")
     save_clip(clip, request.out)
     return {
@@ -100,8 +111,25 @@ def handle_generate(params: Mapping[str, Any], job: JobContext) -> dict[str, Any
         "seconds": clip.duration,
         "elapsed": time.monotonic() - started,
         "channels": list(clip.expression_names),
-        "notes": channel_notes(clip.expression_names, request.rig_channels),
+        "notes": sound_notes(request.audio, sound) + channel_notes(clip.expression_names, request.rig_channels),
     }
+
+
+def sound_notes(path: Path, sound: DecodedAudio) -> list[str]:
+    """What the artist should know about the sound itself: a truncated file, or no sound above silence."""
+    notes = []
+    if sound.truncation is not None:
+        notes.append(f"{path.name} looks truncated ({sound.truncation}): the clip covers the {sound.duration:.2f} s "
+                     "that decode; copy or export the file again for the rest")
+    peak = max(float(sound.samples.max(initial=0.0)), -float(sound.samples.min(initial=0.0)))  # no |x| copy
+    if peak < SILENCE_PEAK:
+        notes.append(f"{path.name} is silent (peak {_decibels(peak)} dBFS): the mouth stays at rest; check the sound "
+                     "strip's file if you expected speech")
+    return notes
+
+
+def _decibels(amplitude: float) -> str:
+    return "-inf" if amplitude == 0.0 else f"{20 * math.log10(amplitude):.0f}"
 
 
 def channel_notes(clip_channels: tuple[str, ...], rig_channels: tuple[str, ...]) -> list[str]:

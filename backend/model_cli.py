@@ -77,11 +77,13 @@ def run_adapt(args: argparse.Namespace) -> None:
     def show(fraction: float, message: str) -> None:
         print(f"\radapt {fraction:4.0%} {message:<70}", end="", file=sys.stderr, flush=True)
 
-    style = adapt_style(args.audio, args.motion, args.out, args.checkpoint, steps=args.steps, device=args.device,
-                        tracker=args.tracker, motion_fps=args.motion_fps, audio_start=args.audio_start,
-                        audio_end=args.audio_end, phonetic=args.phonetic, transcript=args.transcript,
-                        name=args.name or Path(args.out).stem, seed=args.seed, progress=show)
-    print(file=sys.stderr)
+    try:
+        style = adapt_style(args.audio, args.motion, args.out, args.checkpoint, steps=args.steps, device=args.device,
+                            tracker=args.tracker, motion_fps=args.motion_fps, audio_start=args.audio_start,
+                            audio_end=args.audio_end, phonetic=args.phonetic, transcript=args.transcript,
+                            name=args.name or Path(args.out).stem, seed=args.seed, progress=show)
+    finally:
+        print(file=sys.stderr)  # end the progress line, so an error starts a line of its own
     print(f"wrote {args.out}: {describe(style)}")
 
 
@@ -107,8 +109,8 @@ def run_bench(args: argparse.Namespace) -> None:
 
 
 def add_model_commands(commands: argparse._SubParsersAction) -> None:
-    train = commands.add_parser("train", help="train a checkpoint on a synthetic corpus (torchrun for several processes)")
-    train.add_argument("--data", required=True, help="corpus folder from `synth`")
+    train = commands.add_parser("train", help="train a checkpoint on a corpus (torchrun for several processes)")
+    train.add_argument("--data", required=True, help="corpus folder from `synth` or `prepare`")
     train.add_argument("--preset", default="starter", help="tiny, starter, or a preset .toml file")
     train.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

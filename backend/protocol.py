@@ -16,7 +16,9 @@ Control requests, answered at once even while a job runs:
     ping                          -> {"backend_version", "uptime", "jobs": [ids queued or running]}
     cancel {"target": id}         -> {"target": id, "found": bool}; the target then ends with error "cancelled"
     shutdown                      -> {} after every job has ended; then the worker exits
-Jobs (probe_audio, later adapt and generate) run one at a time, in order, on the worker's job thread.
+Jobs (probe_audio, adapt, generate) run one at a time, in order, on the worker's job thread: a job sent while
+another is queued or running gets a progress event (fraction null, "waiting for 1 earlier job to finish (...)")
+and starts when those have ended; cancel removes it from the queue.
 Closing stdin is a shutdown without an answer.
 
 The add-on has its own reader of this format (adamesh_blender/client/protocol.py); PROTOCOL_VERSION changes
@@ -45,6 +47,7 @@ DUPLICATE_ID = "duplicate_id"
 CANCELLED = "cancelled"
 HANDLER_UNAVAILABLE = "handler_unavailable"
 INTERNAL_ERROR = "internal_error"
+OUT_OF_MEMORY = "out_of_memory"  # a job's allocation failed; the worker freed the job's memory and serves on
 
 
 class ProtocolError(AdaMeshError):
@@ -78,6 +81,8 @@ def parse_request(line: bytes) -> Request:
         raise ProtocolError(f"request line is not UTF-8 text ({error})") from error
     except json.JSONDecodeError as error:
         raise ProtocolError(f"request line is not JSON ({error.msg} at column {error.colno}): {_excerpt(line)}") from error
+    except RecursionError:  # json recurses once per nesting level: "[[[[..." must not end the worker
+        raise ProtocolError(f"request line nests too deeply to be a request: {_excerpt(line)}") from None
     if not isinstance(message, dict):
         raise ProtocolError(f"a request is a JSON object, got {type(message).__name__}: {_excerpt(line)}")
     request_id = message.get("id")

@@ -48,6 +48,7 @@ class Style:
     pose_style: Tensor  # [S']
     channel_names: tuple[str, ...]  # the channels the style animates (the reference's)
     checkpoint_hash: str
+    checkpoint_name: str = ""  # the file name of that checkpoint, for messages ("" in older style files)
     head: dict[str, Tensor] = field(default_factory=dict)  # output head for the reference's channels, or empty
     head_rank: int | None = None
     eyes: EyeStyle = field(default_factory=EyeStyle)
@@ -78,6 +79,7 @@ def save_style(path: str | Path, style: Style) -> None:
     metadata = {
         "format": STYLE_FORMAT,
         "checkpoint_hash": style.checkpoint_hash,
+        "checkpoint_name": style.checkpoint_name,
         "channel_names": json.dumps(style.channel_names),
         "head_rank": json.dumps(style.head_rank),
         "name": style.name,
@@ -101,7 +103,8 @@ def load_style(path: str | Path, checkpoint: Checkpoint | None = None) -> Style:
             head={k[len(_HEAD):]: v for k, v in tensors.items() if k.startswith(_HEAD)},
             expression_style=tensors["expression_style"], pose_style=tensors["pose_style"],
             channel_names=tuple(json.loads(metadata["channel_names"])),
-            checkpoint_hash=metadata["checkpoint_hash"], head_rank=json.loads(metadata["head_rank"]),
+            checkpoint_hash=metadata["checkpoint_hash"], checkpoint_name=metadata.get("checkpoint_name", ""),
+            head_rank=json.loads(metadata["head_rank"]),
             eyes=EyeStyle.from_dict(json.loads(metadata["eyes"])), name=metadata.get("name", ""),
             reference_seconds=float(metadata["reference_seconds"]), created=metadata.get("created", ""),
             retrieval=json.loads(metadata.get("retrieval", "{}")),
@@ -117,13 +120,17 @@ def load_style(path: str | Path, checkpoint: Checkpoint | None = None) -> Style:
 
 
 def check_style_fits(style: Style, checkpoint: Checkpoint, where: str | Path = "the style") -> None:
-    """StyleError naming both hashes when `style` was adapted on another checkpoint."""
+    """StyleError naming both checkpoints (file names when known, and hashes) when `style` was adapted on another."""
     own = checkpoint_hash(checkpoint)
     if style.checkpoint_hash != own:
         raise StyleError(
-            f"{where} was adapted on checkpoint {style.checkpoint_hash[:_HASH_SHOWN]}..., but the checkpoint in use "
-            f"is {own[:_HASH_SHOWN]}...; generate with the checkpoint it was made for, or adapt the style again "
-            "with this one")
+            f"{where} was adapted on checkpoint {_described(style.checkpoint_name, style.checkpoint_hash)}, but the "
+            f"checkpoint in use is {_described(checkpoint.name, own)}; generate with the checkpoint it was made for, "
+            "or adapt the style again with this one")
+
+
+def _described(name: str, digest: str) -> str:
+    return f"{name} ({digest[:_HASH_SHOWN]}...)" if name else f"{digest[:_HASH_SHOWN]}..."
 
 
 def apply_style(checkpoint: Checkpoint, style: Style, expression_strength: float = 1.0,
@@ -172,5 +179,5 @@ def _check_format(path: Path, found: str | None) -> None:
     found_version = found.partition("/")[2]
     if found_version.isdigit() and int(found_version) > int(version):
         raise StyleError(f"{path} is a style of format {found}, made by a newer AdaMesh than this backend reads "
-                         f"({STYLE_FORMAT}); update the AdaMesh backend")
+                         f"({STYLE_FORMAT}); update the AdaMesh add-on (it brings the backend that reads it)")
     raise StyleError(f"{path} has the unknown style format {found!r}; this backend reads {STYLE_FORMAT}")

@@ -1,4 +1,4 @@
-"""`python -m backend train`: the base models from a synthetic corpus, in stages, into one checkpoint.
+"""`python -m backend train`: the base models from a corpus (`synth` or `prepare`), in stages, into one checkpoint.
 
     features (cached beside the corpus) -> expression model -> pose VQ-VAE -> PoseGPT -> style bank -> checkpoint
 
@@ -24,7 +24,7 @@ from backend.errors import AdaMeshError
 from backend.models import AdaMeshModels
 from backend.models.molora import freeze_molora, set_molora_scale
 from backend.training.batches import PhoneticCorruption
-from backend.training.corpus_data import MODEL_FPS, CorpusError, CorpusFeatures, load_corpus_features
+from backend.training.corpus_data import MODEL_FPS, CorpusFeatures, load_corpus_features, read_index
 from backend.training.distributed import Processes, start_processes
 from backend.training.loop import LoopOptions, run_stage
 from backend.training.losses import LipSeparation, contract_channels
@@ -61,10 +61,9 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
            resume: bool, should_stop: Callable[[], bool]) -> Path | None:
     started = time.monotonic()
     features = _corpus_features(data, processes)
-    config = preset.model.with_overrides({"pose_gpt": {"n_styles": len(features.speakers)}})
-    if len(features.channels) != config.expression.n_expression:
-        raise CorpusError(f"{data} has {len(features.channels)} expression channels, the preset's model "
-                          f"{config.expression.n_expression}")
+    # the corpus decides the output channels (the demo head's 37, FLAME's Exp1..Exp100, ...) and the pose styles
+    config = preset.model.with_overrides({"expression": {"n_expression": len(features.channels)},
+                                          "pose_gpt": {"n_styles": len(features.speakers)}})
     device = processes.device
     torch.manual_seed(seed)
     models = AdaMeshModels(config).to(device)
@@ -84,9 +83,14 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
     def save(optimizer: torch.optim.Optimizer | None) -> None:
         save_state(state_file, models, optimizer, progress, identity)
 
-    corruption = PhoneticCorruption({mode: load_error_profile(mode) for mode in settings.phonetic_profiles},
-                                    settings.phonetic_profiles, settings.phonetic_dropout)
+    # a recorded corpus's phones are pocketsphinx's output already: corrupting them again would double its errors
+    recorded = read_index(data)["spec"].get("source") == "recorded"
+    odds = {} if recorded else settings.phonetic_profiles
+    corruption = PhoneticCorruption({mode: load_error_profile(mode) for mode in odds}, odds, settings.phonetic_dropout)
     separation = LipSeparation(features.channels) if contract_channels(features.channels) else None
+    if separation is None and processes.is_main:
+        print(f"train: {data}'s {len(features.channels)} channels ({', '.join(features.channels[:2])}, ...) are not "
+              "the demo head's: the lip-gap loss, written for the demo head's lip channels, is left out")
     audio_rows = None
     for index, name in enumerate(STAGES):
         if index < progress.stage:
@@ -114,7 +118,8 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
         bank, centroids = build_style_bank(models, features, audio_rows, seed, device)
         training = {"preset": preset.name, "seed": seed, "processes": processes.world_size,
                     "device": device.type, "utterances": features.n_utterances,
-                    "corpus_minutes": round(len(features.mel) / MODEL_FPS / 60.0, 2), "stages": progress.summaries,
+                    "corpus_minutes": round(len(features.mel) / MODEL_FPS / 60.0, 2), "corpus_recorded": recorded,
+                    "lip_gap_loss": separation is not None, "stages": progress.summaries,
                     "settings": dataclasses.asdict(settings)}
         models.eval()
         set_molora_scale(models.expression, 1.0)

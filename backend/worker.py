@@ -104,6 +104,7 @@ class Worker:
 
         with self._jobs_lock:
             duplicate = request.id in self._jobs
+            ahead = list(self._jobs.values())
             if not duplicate:
                 job = JobContext(request.id, request.type, emit_progress)
                 self._jobs[request.id] = job
@@ -111,6 +112,9 @@ class Worker:
             message = f"request id {request.id} is already in use by a job that has not ended; use a new id"
             self._emit(protocol.error_event(request.id, protocol.DUPLICATE_ID, message))
             return
+        if ahead:  # jobs run one at a time (a second model run would double memory): say why this one waits
+            emit_progress(None, f"waiting for {len(ahead)} earlier job{'s' if len(ahead) > 1 else ''} to finish "
+                                f"({ahead[0].request_type} {ahead[0].request_id} first)")
         self._queue.put((job, request.params))
 
     def _cancel(self, request: protocol.Request) -> None:
@@ -121,8 +125,15 @@ class Worker:
             return
         with self._jobs_lock:
             job = self._jobs.get(target)
+            queued = job is not None and (self._running is None or self._running[0] is not job)
+            if queued:  # it never starts: the job thread skips a job no longer in _jobs
+                del self._jobs[target]
         if job is not None:
             job.cancel()
+        if queued:
+            message = f"{job.request_type} was cancelled before it started"
+            self._emit(protocol.error_event(target, protocol.CANCELLED, message))
+        elif job is not None:
             threading.Thread(target=self._force_cancel, args=(job,), name="adamesh-cancel", daemon=True).start()
         self._emit(protocol.result_event(request.id, {"target": target, "found": job is not None}))
 
@@ -130,12 +141,12 @@ class Worker:
         """Stop a cancelled job that has not noticed by itself within the grace period (see worker_jobs).
 
         Once only: a job thread must never receive a second stop after it has handled the first, or the stop
-        could land while it sends the job's final event. A job still queued ends when its turn comes.
+        could land while it sends the job's final event. (A job still queued was answered by _cancel at once.)
         """
         while True:
             time.sleep(CANCEL_GRACE_SECONDS)
             with self._jobs_lock:
-                if job.request_id not in self._jobs:
+                if self._jobs.get(job.request_id) is not job:
                     return
                 if self._running is not None and self._running[0] is job:
                     logger.info("job %s did not stop by itself: stopping it", job.request_id)
@@ -165,13 +176,14 @@ class Worker:
                 continue  # a forced stop that arrived just after its job ended: nothing is left to stop
 
     def _run(self, job: JobContext, params: Mapping[str, Any]) -> None:
+        with self._jobs_lock:
+            if self._jobs.get(job.request_id) is not job:
+                return  # cancelled while queued: its answer has been sent
+            self._running = (job, threading.get_ident())  # from here a cancel stops it (by force if need be)
         try:
-            job.check_cancelled()  # cancelled while queued
-            handler = self._handler(job.request_type)
-            with self._jobs_lock:
-                self._running = (job, threading.get_ident())
             try:
-                result = handler(params, job)
+                job.check_cancelled()  # at shutdown every queued job is cancelled but still comes through here
+                result = self._handler(job.request_type)(params, job)
             finally:
                 with self._jobs_lock:
                     self._running = None
@@ -186,15 +198,24 @@ class Worker:
             event = protocol.error_event(job.request_id, error.code, str(error))
         except _HandlerUnavailable as error:
             event = protocol.error_event(job.request_id, protocol.HANDLER_UNAVAILABLE, str(error), error.details)
-        except Exception as error:  # a bug: the worker keeps serving and the add-on shows the traceback's gist
-            logger.exception("request %s (%s) failed", job.request_id, job.request_type)
-            message = f"{job.request_type} failed: {type(error).__name__}: {error}"
-            event = protocol.error_event(job.request_id, protocol.INTERNAL_ERROR, message, traceback.format_exc())
+        except Exception as error:
+            event = self._failure_event(job, error)
         finally:
             with self._jobs_lock:
-                self._jobs.pop(job.request_id, None)
+                if self._jobs.get(job.request_id) is job:
+                    del self._jobs[job.request_id]
                 self._running = None
         self._emit(event)
+
+    def _failure_event(self, job: JobContext, error: Exception) -> dict[str, Any]:
+        """Out of memory (the job's frames, and the memory they held, go when this returns), or a bug: either way
+        the worker keeps serving; for a bug the add-on shows the traceback's gist."""
+        if is_out_of_memory(error):
+            logger.warning("request %s (%s) ran out of memory: %s", job.request_id, job.request_type, error)
+            return protocol.error_event(job.request_id, protocol.OUT_OF_MEMORY, out_of_memory_message(job, error))
+        logger.exception("request %s (%s) failed", job.request_id, job.request_type)
+        message = f"{job.request_type} failed: {type(error).__name__}: {error}"
+        return protocol.error_event(job.request_id, protocol.INTERNAL_ERROR, message, traceback.format_exc())
 
     def _handler(self, request_type: str) -> Handler:
         if request_type not in self._handlers:
@@ -217,6 +238,21 @@ class Worker:
                 self._out.flush()
             except (BrokenPipeError, ValueError):  # the client is gone (closed pipe or file): stdin ends soon
                 logger.warning("cannot send %s event: the client closed the connection", event.get("event"))
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for an allocation that failed: Python's and numpy's MemoryError, torch's CPU and GPU allocators."""
+    if isinstance(error, MemoryError):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
+
+
+def out_of_memory_message(job: JobContext, error: BaseException) -> str:
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (f"{job.request_type} ran out of memory ({detail[:200]}). Close other programs, split long audio into "
+            "shorter files, or choose the CPU device if a GPU ran out; the backend is still running and its memory "
+            "was released")
 
 
 class _HandlerUnavailable(Exception):

@@ -1,12 +1,18 @@
-"""`python build.py demo`: what the project can show today, step by step, with where each result lands.
+"""`python build.py demo`: the whole product on bundled synthetic speech, step by step, each step a command you can
+run yourself, with where each result lands and how long it took.
 
-So far: a small synthetic corpus (speech with exact phone timing, the matching face motion in several speakers'
-styles) and plots of it. Adapt Style, generation and the Blender bake are not built yet; the demo says so at the end.
+1. build the demo head (a mesh with 37 shape keys and a FLAME-named armature)
+2. adapt a style from the bundled 10 s reference (assets/demo/: a crooked smile and a nodding head)
+3. generate animation for another bundled sentence, without and with that style
+4. key both onto two demo heads side by side, with the speech as a sound strip: out/demo/demo.blend
+5. render a preview headless: a contact sheet of lips-closed and mouth-open moments, and a video with sound
+6. plot the generated curves
 """
 
 from __future__ import annotations
 
-import json
+import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,13 +20,29 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "assets" / "demo"
 OUT = ROOT / "out" / "demo"
+BASE, STYLED = "base model", "crooked smile"
+# One OpenMP thread for torch: on 2 cores shared with other work, two threads stall each other (measured while other
+# jobs ran: Adapt Style went from ~0.4 s a step on one thread to ~6 s on two); tests/conftest.py does the same.
+ENV = {"OMP_NUM_THREADS": "1", **os.environ}
 
 
-def step(title: str, command: list[str]) -> float:
-    print(f"\n== {title}\n   $ {' '.join(command)}", flush=True)
+def step(title: str, command: list[str], quiet: bool = False) -> float:
+    """Run one step, showing its command; `quiet` shows only its "demo:" lines (Blender logs every frame it
+    renders), or everything if it fails."""
+    shown = [str(Path(part).relative_to(ROOT)) if Path(part).is_absolute() and Path(part).is_relative_to(ROOT)
+             else part for part in command]
+    print(f"\n== {title}\n   $ {shlex.join(shown)}", flush=True)
     started = time.monotonic()
-    subprocess.run(command, cwd=ROOT, check=True)
+    if not quiet:
+        subprocess.run(command, cwd=ROOT, env=ENV, check=True)
+        return time.monotonic() - started
+    done = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stdout + done.stderr, file=sys.stderr)
+        raise subprocess.CalledProcessError(done.returncode, command)
+    print("\n".join(line for line in done.stdout.splitlines() if line.startswith("demo:")), flush=True)
     return time.monotonic() - started
 
 
@@ -28,44 +50,55 @@ def main() -> int:
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
-    corpus = OUT / "corpus"
     python = sys.executable
-    timings = {
-        "synthesise 1 minute of corpus": step(
-            "Synthesise a small corpus: 6 speakers, each a voice and a talking style",
-            [python, "-m", "backend", "synth", "--out", str(corpus), "--minutes", "1", "--speakers", "6",
-             "--seed", "1"],
-        )
-    }
-    index = json.loads((corpus / "index.json").read_text())
-    shown = {}
-    for utterance in index["utterances"]:
-        style = index["speakers"][utterance["speaker"]]["expression_style"]["kind"]
-        shown.setdefault(style, utterance)
-    plots = []
-    started = time.monotonic()
-    for style, utterance in sorted(shown.items()):
-        png = OUT / f"clip-{style}.png"
-        subprocess.run(
-            [python, "-m", "backend", "plot", str(corpus / utterance["motion"]), "--audio",
-             str(corpus / utterance["audio"]), "--phones", str(corpus / utterance["phones"]), "--title",
-             f"{style} speaker: \"{utterance['text']}\"", "--out", str(png)],
-            cwd=ROOT, check=True,
-        )
-        plots.append(png)
-    timings["plot one clip per style"] = time.monotonic() - started
+    head, style, blend = OUT / "head.blend", OUT / "crooked-smile.safetensors", OUT / "demo.blend"
+    clips = {BASE: OUT / "base-model.npz", STYLED: OUT / "crooked-smile.npz"}
+    sheet, video = OUT / "contact-sheet.png", OUT / "preview.mp4"
+    speech, phones = ASSETS / "speech.flac", ASSETS / "speech.phones.json"
+    timings = {}
+    timings["1 build the demo head"] = step(
+        "Build the demo head", [python, "build.py", "demo-head", "--out", str(head)])
+    timings["2 adapt a style (10 s reference)"] = step(
+        "Adapt a style from the bundled reference: 10.7 s of synthetic speech and its motion (crooked smile, nods)",
+        [python, "-m", "backend", "adapt", "--audio", str(ASSETS / "reference.flac"), "--motion",
+         str(ASSETS / "reference.npz"), "--transcript", (ASSETS / "reference.txt").read_text().strip(),
+         "--out", str(style)])
+    for label, extra in ((BASE, []), (STYLED, ["--style", str(style)])):
+        timings[f"3 generate, {label}"] = step(
+            f"Generate animation for another sentence ({label})",
+            [python, "-m", "backend", "generate", "--audio", str(speech), "--transcript", str(ASSETS / "speech.txt"),
+             *extra, "--out", str(clips[label])])
+    timings["4 bake both onto two heads"] = step(
+        "Key both clips onto two demo heads side by side (the add-on's bake), speech in the sequencer",
+        [python, "-m", "demo", "scene", "--head", str(head), "--audio", str(speech),
+         *(arg for label, clip in clips.items() for arg in ("--clip", f"{label}={clip}")), "--out", str(blend)],
+        quiet=True)
+    timings["5 render the contact sheet"] = step(
+        "Render the lips-closed and mouth-open moments of the sentence (Workbench, headless)",
+        [python, "-m", "demo", "render", "--blend", str(blend), "--phones", str(phones), "--sheet", str(sheet)],
+        quiet=True)
+    timings["5 render the video"] = step(
+        "Render the preview video with the speech",
+        [python, "-m", "demo", "render", "--blend", str(blend), "--video", str(video)], quiet=True)
+    plot = OUT / "curves.png"
+    timings["6 plot the curves"] = step(
+        "Plot both clips over the speech and its phones (solid: styled, dashed: base model)",
+        [python, "-m", "backend", "plot", str(clips[STYLED]), "--label", STYLED, "--compare", str(clips[BASE]),
+         "--compare-label", BASE, "--audio", str(speech), "--phones", str(phones), "--title",
+         f"\"{(ASSETS / 'speech.txt').read_text().strip()}\"", "--out", str(plot)])
 
     print("\n== Results")
-    print(f"   corpus: {corpus} ({len(index['utterances'])} utterances, index.json describes each)")
-    for png in plots:
-        print(f"   plot:   {png}")
+    print(f"   style:          {style.relative_to(ROOT)}")
+    for label, clip in clips.items():
+        print(f"   clip ({label}): {clip.relative_to(ROOT)}")
+    print(f"   scene:          {blend.relative_to(ROOT)} (open it in Blender 4.2+ and press play)")
+    print(f"   contact sheet:  {sheet.relative_to(ROOT)}")
+    print(f"   video:          {video.relative_to(ROOT)}")
+    print(f"   curves:         {plot.relative_to(ROOT)}")
     print("\n== Time per step")
     for name, seconds in timings.items():
         print(f"   {name:34s} {seconds:6.1f} s")
-    print(
-        "\n== Not built yet: the models and starter checkpoint (issue 3), Adapt Style and the worker (issue 4),"
-        "\n   the Blender extension and bake (issue 5), the full demo with a rendered preview (issue 6)."
-    )
+    print(f"   {'total':34s} {sum(timings.values()):6.1f} s")
     return 0
 
 

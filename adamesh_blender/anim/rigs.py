@@ -166,6 +166,13 @@ def map_rig(
     return _map_flame_convention(rig, kind, clip_channels, clip_has_eyes)
 
 
+def preflight_rig(rig: RigDescription, custom: CustomMapping | None = None) -> None:
+    """Raise RigError for what the rig lacks whatever channels the clip will hold (its kind, bones, a custom
+    mapping's keys), so Generate can refuse before the backend works for nothing. Mapping the rig's own shape keys
+    (or the custom mapping's channels) runs every check except the clip's channel names, which only the clip has."""
+    map_rig(rig, tuple(custom.channels) if custom is not None else rig.shape_keys, False, custom)
+
+
 def _map_flame_convention(rig: RigDescription, kind: RigKind, channels: Sequence[str], has_eyes: bool) -> RigMapping:
     """FLAME and the demo head: channels by name, FLAME's bones, FLAME's pose correctives when present."""
     shape_keys = _channels_by_name(rig, channels)

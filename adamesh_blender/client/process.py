@@ -25,6 +25,7 @@ from .protocol import Event, parse_event
 logger = logging.getLogger("adamesh.worker")
 
 STDERR_LINES_KEPT = 40
+_NOISE_LINES_KEPT = 3
 # Variables of the parent's Python that must not leak into the worker's (another Python's home or modules).
 _PARENT_PYTHON_VARIABLES = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__")
 
@@ -63,6 +64,7 @@ class WorkerProcess:
         self._process: subprocess.Popen | None = None
         self._write_lock = threading.Lock()
         self._stderr_reader: threading.Thread | None = None
+        self.stdout_noise: list[str] = []  # the first lines on stdout that were not protocol events
 
     @property
     def pid(self) -> int | None:
@@ -130,8 +132,16 @@ class WorkerProcess:
             return None
 
     def kill(self) -> None:
+        """End the worker and whatever it started (a wrapper script's python, say): on POSIX it leads its own
+        session, so its whole process group goes."""
         if self._process is not None and self._process.poll() is None:
-            self._process.kill()
+            if sys.platform == "win32":
+                self._process.kill()
+            else:
+                try:
+                    os.killpg(self._process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass  # it has just exited by itself
             self._process.wait()
 
     def log_excerpt(self, lines: int = 8) -> str:
@@ -147,6 +157,8 @@ class WorkerProcess:
                 text = line.decode("utf-8", errors="replace").rstrip()
                 logger.warning("worker printed a non-protocol line on stdout: %s", text)
                 self._stderr_tail.append(f"(stdout) {text}")
+                if len(self.stdout_noise) < _NOISE_LINES_KEPT:
+                    self.stdout_noise.append(text[:200])
         returncode = self._process.wait()
         self._stderr_reader.join(timeout=2.0)  # the log's last lines explain the exit
         self.events.put(ProcessEnded(returncode))

@@ -13,6 +13,7 @@ from typing import Any
 
 PROTOCOL_VERSION = 1
 CANCELLED = "cancelled"  # the error code of a job that ended because it was cancelled
+HANDLER_UNAVAILABLE = "handler_unavailable"  # the error code of a request whose packages the backend lacks
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 from .errors import BackendError, JobCancelled, WorkerDied, WorkerStartError, WorkerTimeout
 from .jobs import Job, JobState
 from .process import ProcessEnded, WorkerProcess, describe_exit
-from .protocol import CANCELLED, PROTOCOL_VERSION, Event, encode_request
+from .protocol import CANCELLED, HANDLER_UNAVAILABLE, PROTOCOL_VERSION, Event, encode_request
 
 START_TIMEOUT = 60.0  # s until the hello; the first start after installing compiles bytecode for a while
 HANG_TIMEOUT = 30.0  # s of silence, with jobs waiting and a ping unanswered, before the worker counts as hung
@@ -78,8 +78,9 @@ class WorkerClient:
         except queue.Empty:
             self._process.kill()
             raise WorkerStartError(
-                f"the AdaMesh backend ({self._process.python}) did not start within {self._start_timeout:.0f} s. "
-                f"{self._process.log_excerpt()}"
+                f"the AdaMesh backend ({self._process.python}) did not start within {self._start_timeout:g} s"
+                f"{self._noise_hint()}. If it is only slow, raise Backend Start Timeout in Preferences > Add-ons > "
+                f"AdaMesh. {self._process.log_excerpt()}"
             ) from None
         if isinstance(first, ProcessEnded):
             raise WorkerStartError(self._start_failure(first.returncode))
@@ -102,6 +103,16 @@ class WorkerClient:
         )  # fmt: skip
         self._last_heard = time.monotonic()
         return self.info
+
+    def _noise_hint(self) -> str:
+        noise = self._process.stdout_noise
+        if not noise:
+            return ""
+        return (
+            f": instead of the AdaMesh handshake it printed {' | '.join(repr(line) for line in noise)} on its "
+            "standard output. Something in that Python (a sitecustomize, a wrapper script) prints text, or it is "
+            "not a Python with the AdaMesh backend: set Backend Python to the backend's environment"
+        )
 
     def _start_failure(self, returncode: int) -> str:
         log = self._process.log_excerpt()
@@ -175,6 +186,11 @@ class WorkerClient:
             if code == CANCELLED:
                 job.state, job.error = JobState.CANCELLED, JobCancelled(message)
             else:
+                if code == HANDLER_UNAVAILABLE and "Install Backend" not in message:
+                    message += (
+                        ". The backend's Python lacks packages this needs: press Install Backend in Preferences > "
+                        "Add-ons > AdaMesh (or set Backend Python to an environment that has them)"
+                    )
                 job.state, job.error = JobState.FAILED, BackendError(code, message, fields.get("traceback"))
             del self._jobs[job.id]
 
@@ -214,8 +230,8 @@ class WorkerClient:
         during = f" while running {waiting}" if waiting else ""
         self._fail_all(
             WorkerDied(
-                f"the AdaMesh backend (pid {self._process.pid}) {describe_exit(returncode)}{during}. "
-                f"Try again (a new backend starts). {self._process.log_excerpt()}"
+                f"the AdaMesh backend stopped unexpectedly: pid {self._process.pid} {describe_exit(returncode)}"
+                f"{during}. Try again (a new backend starts). {self._process.log_excerpt()}"
             )
         )
 

@@ -48,6 +48,7 @@ class ADAMESH_OT_adapt(JobOperator, bpy.types.Operator):
         return reason is None
 
     def start_job(self, context) -> Job:
+        self._reference_clip = None
         settings = context.scene.adamesh
         prefs = preferences.addon_preferences(context)
         name = check_style_name(settings.style_name)
@@ -75,6 +76,10 @@ class ADAMESH_OT_adapt(JobOperator, bpy.types.Operator):
         self._style_name = name
         return session.worker(context).submit(request.request_type, request.params())
 
+    def scratch_files(self, job: Job | None) -> tuple[Path, ...]:
+        # the reference clip made from the rig's animation is read by the worker and then of no more use
+        return (self._reference_clip,) if self._reference_clip is not None else ()
+
     def _rig_reference(self, context) -> dict:
         """The selected rig's animation over the range as a clip, and the part of the strip's sound under it."""
         scene, settings = context.scene, context.scene.adamesh
@@ -85,16 +90,18 @@ class ADAMESH_OT_adapt(JobOperator, bpy.types.Operator):
         channels = tuple(custom.channels) if custom else reference_channels(rig)
         mapping = map_rig(rig, channels, custom=custom)
         frames = range(settings.reference_frame_start, settings.reference_frame_end + 1)
-        arrays = sample_rig_animation(scene, mesh, find_armature(mesh), mapping, frames)
-        clip = write_clip(arrays, Path(bpy.app.tempdir) / f"adamesh-reference-{uuid.uuid4().hex}.npz")
         start = file_seconds_at(scene, strip, frames.start)
         if start < 0:
             raise AddonError(
                 f"the reference starts at frame {frames.start}, before sound strip '{strip.name}' plays: "
                 "move the range or the strip so the sound covers the whole range"
             )
+        audio = checks.sound_file(strip)
+        arrays = sample_rig_animation(scene, mesh, find_armature(mesh), mapping, frames)
+        clip = write_clip(arrays, Path(bpy.app.tempdir) / f"adamesh-reference-{uuid.uuid4().hex}.npz")
+        self._reference_clip = clip
         return dict(
-            audio=str(checks.sound_file(strip)),
+            audio=str(audio),
             motion=str(clip),
             audio_start=start,
             audio_end=file_seconds_at(scene, strip, frames[-1] + 1),

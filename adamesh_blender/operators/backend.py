@@ -24,6 +24,7 @@ class ADAMESH_OT_install_backend(JobOperator, bpy.types.Operator):
         "packages into it (PyTorch: about a gigabyte)"
     )
     job_label = preferences.INSTALL_LABEL
+    writes_into_file = False  # its result is a preference
 
     @classmethod
     def poll(cls, context) -> bool:

@@ -6,13 +6,15 @@ button's tooltip says it), and the matching getter raises it as an AddonError wh
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import bpy
 
 from .. import preferences
 from ..anim import compat
-from ..errors import AddonError
+from ..anim.rigs import describe_rig, find_armature, preflight_rig
+from ..errors import AddonError, RigError
 
 
 def mesh_problem(obj) -> str | None:
@@ -23,6 +25,28 @@ def mesh_problem(obj) -> str | None:
         return f"'{obj.name}' is {'an' if kind[0] in 'aeiou' else 'a'} {kind}: select the face mesh instead"
     if obj.data.shape_keys is None:
         return f"'{obj.name}' has no shape keys: AdaMesh animates a face through its shape keys"
+    return None
+
+
+def editable_problem(obj) -> str | None:
+    """Why the mesh or its armature cannot take new Actions: linked from a library, keys written to it would not
+    be saved (Blender writes only a link to the library's data)."""
+    for id_block in (obj, obj.data.shape_keys, find_armature(obj)):
+        if id_block is not None and not id_block.is_editable:
+            library = id_block.library.filepath if id_block.library else "another file"
+            return (
+                f"'{id_block.name}' is linked from {library} and cannot be animated here: make it local "
+                "(Object > Relations > Make Local) or add a library override, then generate again"
+            )
+    return None
+
+
+def rig_problem(obj, custom) -> str | None:
+    """What the rig lacks whatever the clip holds (bones, a custom mapping's keys), found before the worker runs."""
+    try:
+        preflight_rig(describe_rig(obj), custom)
+    except RigError as error:
+        return str(error)
     return None
 
 
@@ -46,6 +70,13 @@ def sound_strip_problem(scene) -> str | None:
     return None
 
 
+def muted_strip_note(strip) -> str | None:
+    """A muted strip still says where the speech plays, so it is animated from; the artist hears nothing, though."""
+    if strip.mute:
+        return f"sound strip '{strip.name}' is muted: the animation follows it, but unmute it to hear the speech"
+    return None
+
+
 def sound_strip(scene):
     """The chosen sound strip (or the scene's only one when none is chosen)."""
     problem = sound_strip_problem(scene)
@@ -57,8 +88,14 @@ def sound_strip(scene):
 
 
 def backend_problem(context) -> str | None:
-    if not preferences.backend_python(context):
+    python = preferences.backend_python(context)
+    if not python:
         return "No backend yet: press Install Backend in Preferences > Add-ons > AdaMesh (or set Backend Python)"
+    if shutil.which(python) is None:
+        return (
+            f"Backend Python {python} does not exist or cannot run: press Install Backend in Preferences > "
+            "Add-ons > AdaMesh, or set Backend Python to a python executable"
+        )
     return None
 
 

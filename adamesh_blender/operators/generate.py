@@ -14,6 +14,7 @@ import bpy
 
 from .. import preferences, session
 from ..client import Job
+from ..errors import AddonError
 from ..generation import bake_generated_clip, generate_request
 from ..styles import style_path
 from . import checks
@@ -21,9 +22,12 @@ from .job_operator import JobOperator
 
 
 def disabled_reason(context) -> str | None:
+    obj = context.active_object
     return (
         session.busy_reason(context)
-        or checks.mesh_problem(context.active_object)
+        or checks.mesh_problem(obj)
+        or checks.editable_problem(obj)
+        or checks.rig_problem(obj, context.scene.adamesh.custom_mapping())
         or checks.sound_strip_problem(context.scene)
         or checks.backend_problem(context)
     )
@@ -44,6 +48,7 @@ class ADAMESH_OT_generate(JobOperator, bpy.types.Operator):
         return reason is None
 
     def start_job(self, context) -> Job:
+        self._clip, self._clip_keyed = None, False
         mesh = checks.target_mesh(context)
         scene = context.scene
         strip = checks.sound_strip(scene)
@@ -59,14 +64,25 @@ class ADAMESH_OT_generate(JobOperator, bpy.types.Operator):
             transcript=settings.transcript.strip() or None,
             device=prefs.device.lower(),
         )  # fmt: skip
-        self._mesh_name, self._strip_name = mesh.name, strip.name
+        self._scene_name, self._mesh_name, self._strip_name = scene.name, mesh.name, strip.name
+        self._clip = Path(request.out)
+        muted = checks.muted_strip_note(strip)
+        self._notes = (muted,) if muted else ()
         return session.worker(context).submit(request.request_type, request.params())
 
+    def scratch_files(self, job: Job | None) -> tuple[Path, ...]:
+        # a keyed clip stays for the artist (docs/blender.md); one that was not keyed (failed, cancelled, or
+        # its file closed) is of no use
+        return () if self._clip is None or self._clip_keyed else (self._clip,)
+
     def job_succeeded(self, context, job: Job) -> set[str]:
-        scene = context.scene
+        scene = bpy.data.scenes.get(self._scene_name)  # the artist may have switched scenes while the job ran
+        if scene is None:
+            raise AddonError(f"scene '{self._scene_name}' was deleted or renamed while the animation was generated")
         custom = scene.adamesh.custom_mapping()
         report = bake_generated_clip(scene, self._mesh_name, self._strip_name, job.result.get("clip", ""), custom)
+        self._clip_keyed = True
         self.report({"INFO"}, report.summary())
-        for note in (*job.result.get("notes", ()), *report.notes):
+        for note in (*self._notes, *job.result.get("notes", ()), *report.notes):
             self.report({"WARNING"}, note)
         return {"FINISHED"}

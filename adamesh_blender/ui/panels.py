@@ -4,6 +4,7 @@ import bpy
 
 from .. import session
 from ..anim.rigs import RigKind, describe_rig, detect_rig_kind, find_armature
+from ..generation import out_of_sync_reason
 from ..operators import adapt, checks, generate
 
 RIG_KIND_LABELS = {
@@ -133,3 +134,6 @@ class VIEW3D_PT_adamesh_generate(_AdaMeshPanel, bpy.types.Panel):
         layout.prop(settings, "transcript")
         layout.operator("adamesh.generate", icon="PLAY_SOUND")
         _reason_label(layout, generate.disabled_reason(context))
+        out_of_sync = out_of_sync_reason(context.scene, context.active_object)
+        if out_of_sync:
+            layout.label(text=out_of_sync, icon="ERROR")

@@ -113,6 +113,8 @@ class _AudioTrack:
             raise AudioError(f"Audio file not found: '{self.path}'. Check the path (and that the drive is mounted).")
         if self.path.is_dir():
             raise AudioError(f"'{self.path}' is a folder, not an audio or video file.")
+        if self.path.stat().st_size == 0:
+            raise AudioError(f"'{self.path}' is empty (0 bytes): it holds no sound. Export or copy the sound again.")
         try:
             self._container = av.open(str(self.path))
         except PermissionError as error:
@@ -169,7 +171,8 @@ class _AudioTrack:
                     f"Cannot decode the audio track of '{self.path}' ({self.decode_error}): the file is damaged. "
                     "Re-export or copy it again."
                 )
-            raise AudioError(f"'{self.path}' has an audio track but it holds no sound (0 samples).")
+            raise AudioError(f"'{self.path}' has an audio track but it holds no sound (0 samples): the recording is "
+                             "empty. Choose the file that holds the speech, or export it again.")
         decoded = self.decoded_seconds
         if self.decode_error:
             reason = f"decoding stopped at {decoded:.2f} s on an error ({self.decode_error})"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import numpy as np
@@ -39,6 +38,7 @@ DEFAULT_MODE = "words"
 FEATURE_PHONES: tuple[str, ...] = (SILENCE, *sorted(VOWELS | CONSONANTS))
 
 _FRAME_S = 0.01  # pocketsphinx's frame period
+_POLL_SECONDS = 0.1  # how often a wait for the recogniser processes lets its thread be stopped
 # Long audio is recognised in utterances cut at the quietest 10 ms between these lengths: memory stays bounded,
 # and each utterance is long enough for pocketsphinx's per-utterance cepstral mean.
 _MIN_UTTERANCE_S = 15.0
@@ -191,8 +191,13 @@ def recognise_phones(wave16k: np.ndarray, mode: str = DEFAULT_MODE, workers: int
         return merge_silences(_recognise_utterances(mode, utterances))  # utterances cut in a pause meet SIL to SIL
     n = min(workers, len(utterances))
     shares = [utterances[k::n] for k in range(n)]
-    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
-        results = list(pool.map(_recognise_utterances, [mode] * n, shares))
+    # A cancelled worker job is stopped by an exception raised in its thread (backend/worker_jobs.py), which lands
+    # only between Python instructions: wait in short slices, and let the pool's exit terminate the recognisers.
+    with get_context("spawn").Pool(n) as pool:
+        pending = pool.starmap_async(_recognise_utterances, [(mode, share) for share in shares])
+        while not pending.ready():
+            pending.wait(_POLL_SECONDS)
+        results = pending.get()
     return merge_silences(sorted((p for r in results for p in r), key=lambda p: p.start))
 
 

@@ -76,7 +76,8 @@ class MotionClip:
         for key, array in arrays.items():
             bad_rows = ~np.isfinite(array).all(axis=1)
             if bad_rows.any():
-                raise ClipError(f"{key} holds NaN or infinity, first at frame {int(np.argmax(bad_rows))}")
+                raise ClipError(f"{key} holds NaN or infinity, first at frame {int(np.argmax(bad_rows))}: fill or "
+                                "drop those frames (a tracker writes NaN where it lost the face)")
         _check_names(self.expression_names, self.expression.shape[1])
 
 
@@ -144,13 +145,21 @@ def open_npz(path: Path, what: str) -> np.lib.npyio.NpzFile:
     if signature == b"\x93NUMPY":
         raise ClipError(f"{path} holds a single .npy array, not an .npz {what}")
     if signature[:1] == b"\x80":
-        raise ClipError(f"{path} is a pickle, not an .npz {what}; pickled data is refused")
+        raise ClipError(f"{path} is a pickle, not an .npz {what}; pickled data is refused because loading it can "
+                        "run code. Save the arrays with numpy.savez")
     if not signature.startswith(b"PK"):
         raise ClipError(f"{path} is not an .npz archive (a {what} is a numpy .npz file)")
     try:
-        return np.load(path, allow_pickle=False)
+        with zipfile.ZipFile(path) as archive:
+            pickles = [name for name in archive.namelist() if name.endswith(".pkl")]
+        npz = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise ClipError(f"{path} is a damaged .npz archive ({error})") from error
+    if pickles:  # torch.save writes a zip around a pickle (archive/data.pkl): opening it could run code
+        npz.close()
+        raise ClipError(f"{path} is a PyTorch file (a pickle, {pickles[0]}, inside a zip), not an .npz {what}; "
+                        "pickled data is refused because loading it can run code. Save the arrays with numpy.savez")
+    return npz
 
 
 def read_array(arrays: Mapping[str, np.ndarray], key: str) -> np.ndarray:
@@ -202,5 +211,6 @@ def _check_format(format_array: np.ndarray) -> None:
     if family != MotionClip.FORMAT.split("/")[0]:
         raise ClipError(f"format '{found}' is not an AdaMesh motion clip (supported: {supported})")
     newest = max(int(f.split("/")[1]) for f in SUPPORTED_FORMATS)
-    hint = ": update the AdaMesh backend" if version.isdigit() and int(version) > newest else ""
+    newer = version.isdigit() and int(version) > newest
+    hint = ": update the AdaMesh add-on (the clip was made by a newer AdaMesh)" if newer else ""
     raise ClipError(f"clip format '{found}' is not one this AdaMesh reads (supported: {supported}){hint}")

@@ -143,7 +143,8 @@ def _checked_arrays(
         message += f"{', '.join(found) or 'none'})"
         for other, signature in _SIGNATURE_KEYS.items():
             if other != kind and signature <= set(found):
-                message += f"; this looks like a {TRACKER_TITLES[other]} file, use --from {other}"
+                message += (f"; this looks like a {TRACKER_TITLES[other]} file: choose {TRACKER_TITLES[other]} as the "
+                            f"tracker (--from {other})")
         if _CLIP_SIGNATURE_KEYS <= set(found):
             message += "; this is already an AdaMesh motion clip: no conversion needed"
         raise ClipError(message)

@@ -63,10 +63,10 @@ _CLOSE_MM = -LIP_GAP_MM["mouthClose"]
 
 def lip_gap(expression: np.ndarray, jaw: np.ndarray) -> np.ndarray:
     """Inner-lip opening in mm per frame ([T, C] channels in CHANNELS order, [T, 3] jaw) by the contract above."""
-    return np.maximum(_lip_separation(expression, jaw), 0.0)
+    return np.maximum(lip_separation(expression, jaw), 0.0)
 
 
-def _lip_separation(expression: np.ndarray, jaw: np.ndarray) -> np.ndarray:
+def lip_separation(expression: np.ndarray, jaw: np.ndarray) -> np.ndarray:
     """The contract before contact: negative means the lips are pressed together that far."""
     jaw_drop = JAW_GAP_MM_PER_RAD * np.sin(np.asarray(jaw, np.float64)[:, 0])
     return jaw_drop + np.asarray(expression, np.float64) @ _GAP_WEIGHTS
@@ -317,7 +317,7 @@ def _apply_style(params: dict, style: ExpressionStyle) -> tuple[np.ndarray, np.n
     jaw[:, 0] = jaw_x
     # mouthClose closes `close` of whatever the rest holds open; where that exceeds what mouthClose can cancel,
     # the jaw rises (lips alone cannot bridge a wide jaw).
-    separation = _lip_separation(expression, jaw)
+    separation = lip_separation(expression, jaw)
     excess = np.maximum(close * separation - _CLOSE_MM, 0.0) / np.maximum(close, 1e-6)
     jaw[:, 0] = np.arcsin(np.sin(jaw[:, 0]) - excess / JAW_GAP_MM_PER_RAD)
     separation -= excess

@@ -6,7 +6,8 @@ drawn per batch, so no padding or masks are needed and the Conformer sees many l
 
 The phonetic input stands in for the pocketsphinx front end: the exact phones corrupted the way pocketsphinx errs
 on real speech (backend/audio/phone_errors.py, a profile drawn per window), as per-frame phone features
-(backend/audio/phonetic.py); a share of windows gets none (all zeros: the mel-only path).
+(backend/audio/phonetic.py); a share of windows gets none (all zeros: the mel-only path). A recorded corpus
+(`prepare`) holds pocketsphinx's own phones: they are used as they are.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ class PhoneticCorruption:
     dropout: float  # chance of a window with no phonetic input at all
 
     def draw_profile(self, rng: np.random.Generator) -> dict | None:
-        """A profile for one window, or None for a mel-only window."""
+        """A profile for one window, or None for a mel-only window; an empty profile (no odds: the corpus's phones
+        are a recogniser's output already, `prepare`) leaves the phones as they are."""
         if rng.random() < self.dropout:
             return None
+        if not self.odds:
+            return {}
         modes = sorted(self.odds)
         weights = np.array([self.odds[m] for m in modes])
         return self.profiles[modes[rng.choice(len(modes), p=weights / weights.sum())]]
@@ -88,7 +92,7 @@ def phonetic_input(features: CorpusFeatures, windows: Windows, corruption: Phone
         # a margin around the window, so corrupted boundaries can move in from outside it
         nearby = window_phones(features.phones(int(u)), t0 - _CORRUPTION_MARGIN_S,
                                t0 + windows.length / MODEL_FPS + _CORRUPTION_MARGIN_S)
-        corrupted = corrupt_phones(nearby, profile, rng)  # times from t0 - margin
+        corrupted = corrupt_phones(nearby, profile, rng) if profile else nearby  # times from t0 - margin
         shifted = [Phone(p.phone, p.start - _CORRUPTION_MARGIN_S, p.end - _CORRUPTION_MARGIN_S) for p in corrupted]
         out[b] = phone_features(shifted, windows.length, MODEL_FPS)
     return torch.from_numpy(out)

@@ -36,7 +36,7 @@ class CorpusError(AdaMeshError):
 @dataclass(frozen=True)
 class SpeakerInfo:
     name: str  # the corpus's speaker id
-    pose_kind: str  # the pose style preset it was drawn from (backend/synth/styles.py POSE_PRESETS)
+    pose_kind: str  # the pose style preset it was drawn from (backend/synth/styles.py POSE_PRESETS), or its own name
 
 
 @dataclass
@@ -178,7 +178,10 @@ def compute_corpus_features(corpus: Path) -> CorpusFeatures:
 
 
 def pose_kind(speaker: str, entry: dict) -> str:
-    """The pose style preset a corpus speaker was drawn from (its label for style retrieval)."""
+    """The pose style preset a corpus speaker was drawn from (its label for style retrieval); a recorded speaker
+    (`python -m backend prepare`) has no preset: its head motion is a style of its own, labelled by its name."""
+    if entry.get("recorded"):
+        return speaker
     try:
         return str(entry["pose_style"]["kind"])
     except KeyError:
@@ -190,7 +193,8 @@ def _index_path(corpus: Path) -> Path:
     path = Path(corpus) / "index.json"
     if not path.is_file():
         raise CorpusError(f"{corpus} is not a corpus folder (no index.json); build one with "
-                          "`python -m backend synth --out DIR --minutes M`")
+                          "`python -m backend synth --out DIR --minutes M` or from recordings with "
+                          "`python -m backend prepare --out DIR SOURCE`")
     return path
 
 

@@ -33,7 +33,7 @@ def test_eval_measures_everything(heldout_corpus, tiny_checkpoint, real_clip, tm
     report = json.loads(out.read_text())
     index = json.loads((heldout_corpus / "index.json").read_text())
     assert report["utterances"] == len(index["utterances"])
-    for path in ("phonetic", "mel_only"):
+    for path in ("phonetic", "exact_phones", "mel_only"):
         measures = report["synthetic"][path]
         assert set(measures) == LIP_KEYS | {"expression_mae", "expression_l2", "jaw_correlation"}
         assert measures["expression_mae"] > 0 and -1 <= measures["jaw_correlation"] <= 1

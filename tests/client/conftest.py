@@ -1,9 +1,14 @@
-"""A real worker subprocess (the repository's backend, the test venv's Python) and real sound files."""
+"""A real worker subprocess (the repository's backend, the test venv's Python) and real sound files; for the
+reliability tests, a worker shared by a module with a temp folder of its own, and checks that a job left nothing
+behind (no file in the output or temp folder, no child process)."""
 
 from __future__ import annotations
 
 import io
+import json
 import math
+import os
+import subprocess
 import sys
 import wave
 from pathlib import Path
@@ -11,9 +16,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import soundfile
 
 from adamesh_blender import bundle
-from adamesh_blender.client import WorkerClient
+from adamesh_blender.client import AdaptRequest, GenerateRequest, WorkerClient
+from backend.audio.decode import load_audio
+from backend.clips import MotionClip, load_clip, save_clip
+from backend.synth.channels import CHANNELS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,3 +92,109 @@ def manifest_version() -> str:
 
     with (ROOT / bundle.MANIFEST_NAME).open("rb") as file:
         return tomllib.load(file)["version"]
+
+
+@pytest.fixture(scope="module")
+def worker_temp_dir(tmp_path_factory) -> Path:
+    """The temp folder (TMPDIR) of module_worker: anything the worker or its children leave there is a leak."""
+    return tmp_path_factory.mktemp("worker-tmp")
+
+
+@pytest.fixture(scope="module")
+def module_worker(worker_temp_dir):
+    """One real worker for a whole test module (torch and the checkpoint load once), with TMPDIR = worker_temp_dir."""
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(worker_temp_dir)  # the client passes its environment on to the worker
+    client = WorkerClient(sys.executable, ROOT)
+    try:
+        client.start()
+    finally:
+        if previous is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = previous
+    yield client
+    client.stop()
+
+
+def generate_request(**fields) -> tuple[str, dict]:
+    """A generate request as the add-on sends it (for the demo head's channels unless told otherwise)."""
+    request = GenerateRequest(**{"rig_channels": CHANNELS, **fields})
+    return request.request_type, request.params()
+
+
+class CodeOnLoad:
+    """Unpickling this creates `marker`: proof that a file's pickle was run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess:
+    """`python -m backend ARGUMENTS` in a fresh process, as an artist or a script runs it."""
+    return subprocess.run([sys.executable, "-m", "backend", *arguments], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+
+
+def assert_one_line_error(run: subprocess.CompletedProcess, words: str) -> None:
+    """A user's problem on the command line: exit code 2 and one line `error: ...` holding `words`, no traceback."""
+    assert run.returncode == 2, run.stderr[-2000:]
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and words in errors[0] and "Traceback" not in run.stderr, run.stderr[-2000:]
+
+
+def adapt_request(**fields) -> tuple[str, dict]:
+    """An adapt request as the add-on sends it (on the CPU, named "test style" unless told otherwise)."""
+    request = AdaptRequest(**{"name": "test style", "device": "cpu", **fields})
+    return request.request_type, request.params()
+
+
+def child_processes(pid: int) -> list[str]:
+    """'pid name: command line' of every live process whose parent is `pid` (Linux /proc), except multiprocessing's
+    resource tracker: one per worker, started with its first recogniser pool, holding no work and ending with it."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            arguments = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # it ended while we looked
+            continue
+        command, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            if "multiprocessing.resource_tracker" not in arguments:
+                children.append(f"{entry.name} {command}: {arguments[:200]}")
+    return children
+
+
+def assert_nothing_left(worker: WorkerClient, temp_dir: Path, folder: Path, expected: set[str]) -> None:
+    """After a job: `folder` holds exactly `expected` (file names), temp_dir is empty, the worker has no children."""
+    assert {p.name for p in folder.iterdir()} == expected
+    assert list(temp_dir.iterdir()) == []
+    assert child_processes(worker.pid) == []
+
+
+@pytest.fixture(scope="module")
+def reference(heldout_corpus, tmp_path_factory) -> tuple[Path, Path]:
+    """One held-out speaker's utterances joined into a reference of at least 6 s: (audio, motion clip)."""
+    index = json.loads((heldout_corpus / "index.json").read_text())
+    speaker = index["utterances"][0]["speaker"]
+    entries = [u for u in index["utterances"] if u["speaker"] == speaker]
+    chosen, seconds = [], 0.0
+    for entry in entries:
+        chosen.append(entry)
+        seconds += entry["duration"]
+        if seconds >= 6.0:
+            break
+    clips = [load_clip(heldout_corpus / e["motion"]) for e in chosen]
+    folder = tmp_path_factory.mktemp("reference")
+    speech = np.concatenate([load_audio(heldout_corpus / e["audio"]) for e in chosen])
+    soundfile.write(folder / "reference.wav", speech, 16000, subtype="PCM_16")
+    save_clip(MotionClip(25.0, np.concatenate([c.expression for c in clips]), clips[0].expression_names,
+                         np.concatenate([c.jaw for c in clips]), np.concatenate([c.head for c in clips])),
+              folder / "reference.npz")
+    return folder / "reference.wav", folder / "reference.npz"

@@ -3,45 +3,17 @@ checkpoint: progress with steps, the style file it writes, cancellation in the m
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile
 
-from adamesh_blender.client import AdaptRequest, BackendError, JobCancelled, JobState
+from adamesh_blender.client import BackendError, JobCancelled, JobState
 from backend.audio.decode import load_audio
 from backend.clips import MotionClip, load_clip, save_clip
 from backend.styles import load_style
 
-
-@pytest.fixture(scope="module")
-def reference(heldout_corpus, tmp_path_factory) -> tuple[Path, Path]:
-    """One held-out speaker's utterances joined into a reference of at least 6 s: (audio, motion clip)."""
-    index = json.loads((heldout_corpus / "index.json").read_text())
-    speaker = index["utterances"][0]["speaker"]
-    entries = [u for u in index["utterances"] if u["speaker"] == speaker]
-    chosen, seconds = [], 0.0
-    for entry in entries:
-        chosen.append(entry)
-        seconds += entry["duration"]
-        if seconds >= 6.0:
-            break
-    clips = [load_clip(heldout_corpus / e["motion"]) for e in chosen]
-    folder = tmp_path_factory.mktemp("reference")
-    wave = np.concatenate([load_audio(heldout_corpus / e["audio"]) for e in chosen])
-    soundfile.write(folder / "reference.wav", wave, 16000, subtype="PCM_16")
-    save_clip(MotionClip(25.0, np.concatenate([c.expression for c in clips]), clips[0].expression_names,
-                         np.concatenate([c.jaw for c in clips]), np.concatenate([c.head for c in clips])),
-              folder / "reference.npz")
-    return folder / "reference.wav", folder / "reference.npz"
-
-
-def adapt(**fields) -> tuple[str, dict]:
-    request = AdaptRequest(**{"name": "test style", "device": "cpu", **fields})
-    return request.request_type, request.params()
+from .conftest import adapt_request as adapt
 
 
 def test_adapt_reports_steps_and_writes_the_style(worker, tiny_checkpoint, reference, tmp_path):
