@@ -148,7 +148,7 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
     adapt.add_argument("--audio-start", type=float, default=0.0, help="where the reference starts in the audio (s)")
     adapt.add_argument("--audio-end", type=float, help="where it ends (s); default: the end of the file")
     adapt.add_argument("--checkpoint", help="checkpoint (.safetensors); default: the starter")
-    adapt.add_argument("--steps", type=int, help="most adaptation steps (default 200, early stopping ends sooner)")
+    adapt.add_argument("--steps", type=int, help="most adaptation steps (default 400, early stopping ends sooner)")
     adapt.add_argument("--device", default="auto", choices=DEVICES)
     adapt.add_argument("--phonetic", default="words", choices=("words", "allphone", "none"),
                        help="phone recognition, as you will generate with")
