@@ -78,7 +78,8 @@ def resolve_checkpoint(path: str | Path | None) -> Path:
         return Path(path)
     if not DEFAULT_CHECKPOINT.is_file():
         raise CheckpointError(f"no checkpoint was named and the starter checkpoint {DEFAULT_CHECKPOINT} is not "
-                              "installed; pass --checkpoint FILE, or train one with `python -m backend train`")
+                              "installed; name one (--checkpoint FILE, or the Checkpoint setting in the add-on's preferences), or "
+                              "reinstall AdaMesh, which ships it")
     return DEFAULT_CHECKPOINT
 
 

@@ -37,20 +37,25 @@ def run_train(args: argparse.Namespace) -> None:
 
 def run_generate(args: argparse.Namespace) -> None:
     from backend.clips import save_clip
+    from backend.audio.decode import decode_audio
     from backend.generate import generate_clip
+    from backend.generate_job import sound_notes
 
     transcript = args.transcript
     if transcript is not None and Path(transcript).is_file():
         transcript = Path(transcript).read_text()
     started = time.perf_counter()
+    sound = decode_audio(args.audio)
     clip = generate_clip(args.audio, args.checkpoint, fps=args.fps, seed=args.seed, transcript=transcript,
                          pose_style=args.pose_style, phonetic=args.phonetic, style=args.style,
                          expression_strength=args.expression_strength, pose_strength=args.pose_strength,
-                         blinks=not args.no_blinks, device=args.device)
+                         blinks=not args.no_blinks, device=args.device, wave=sound.samples)
     seconds = time.perf_counter() - started
     save_clip(clip, args.out)
     print(f"wrote {args.out}: {clip.n_frames} frames at {clip.fps:g} fps ({clip.duration:.1f} s of motion in "
           f"{seconds:.1f} s, {clip.duration / seconds:.0f}x real time)")
+    for note in sound_notes(Path(args.audio), sound):
+        print(f"note: {note}")
 
 
 def run_eval(args: argparse.Namespace) -> None:

@@ -144,7 +144,7 @@ def _checked_arrays(
         for other, signature in _SIGNATURE_KEYS.items():
             if other != kind and signature <= set(found):
                 message += (f"; this looks like a {TRACKER_TITLES[other]} file: choose {TRACKER_TITLES[other]} as the "
-                            f"tracker (--from {other})")
+                            f"tracker ('{other}' on the command line)")
         if _CLIP_SIGNATURE_KEYS <= set(found):
             message += "; this is already an AdaMesh motion clip: no conversion needed"
         raise ClipError(message)

@@ -112,5 +112,5 @@ def test_inconsistent_contents_are_refused(saved):
 
 def test_no_checkpoint_named_and_no_starter_installed(monkeypatch, tmp_path):
     monkeypatch.setattr(checkpoints, "DEFAULT_CHECKPOINT", tmp_path / "starter.safetensors")
-    with pytest.raises(CheckpointError, match="starter checkpoint .* is not installed; pass --checkpoint"):
+    with pytest.raises(CheckpointError, match=r"starter checkpoint .* is not installed; name one \(--checkpoint FILE, or the Checkpoint setting"):
         load_checkpoint(None)

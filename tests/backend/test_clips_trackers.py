@@ -163,11 +163,11 @@ def test_convert_writes_a_loadable_clip(tmp_path, kind, make_arrays, source_name
 
 
 WRONG_LAYOUTS = [
-    ("vhap", _smirk_arrays, r"is not a VHAP file: it lacks 'expr', 'jaw_pose', .*a SMIRK file: choose .*\(--from smirk\)"),
-    ("vhap", _deca_arrays, r"this looks like a DECA / EMOCA / SPECTRE file: choose .*\(--from deca\)"),
-    ("deca", _vhap_arrays, r"is not a DECA / EMOCA / SPECTRE file: it lacks 'exp', 'pose'.*\(--from vhap\)"),
-    ("smirk", _vhap_arrays, r"keys found: rotation, translation, neck_pose.*\(--from vhap\)"),
-    ("smirk", _deca_arrays, r"is not a SMIRK file.*\(--from deca\)"),
+    ("vhap", _smirk_arrays, r"is not a VHAP file: it lacks 'expr', 'jaw_pose', .*a SMIRK file: choose .*\('smirk' on the command line\)"),
+    ("vhap", _deca_arrays, r"this looks like a DECA / EMOCA / SPECTRE file: choose .*\('deca' on the command line\)"),
+    ("deca", _vhap_arrays, r"is not a DECA / EMOCA / SPECTRE file: it lacks 'exp', 'pose'.*\('vhap' on the command line\)"),
+    ("smirk", _vhap_arrays, r"keys found: rotation, translation, neck_pose.*\('vhap' on the command line\)"),
+    ("smirk", _deca_arrays, r"is not a SMIRK file.*\('deca' on the command line\)"),
 ]
 
 

@@ -171,7 +171,16 @@ def test_cli_writes_a_valid_clip(tiny_checkpoint, speech, tmp_path, capsys):
                  "--phonetic", "none", "--pose-style", "0", "--out", str(out)]) == 0
     clip = load_clip(out)
     assert clip.n_frames == motion_frame_count(duration, 30) and clip.fps == 30
-    assert "frames at 30 fps" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "frames at 30 fps" in printed and "note:" not in printed
     assert main(["generate", "--audio", str(tmp_path / "missing.wav"), "--checkpoint", str(tiny_checkpoint),
                  "--out", str(out)]) == 2
     assert "missing.wav" in capsys.readouterr().err
+
+
+def test_cli_says_when_the_sound_is_silent(tiny_checkpoint, tmp_path, capsys):
+    silent = tmp_path / "room tone.wav"
+    soundfile.write(silent, np.zeros(2 * 16000, dtype=np.float32), 16000, subtype="PCM_16")
+    assert main(["generate", "--audio", str(silent), "--checkpoint", str(tiny_checkpoint), "--phonetic", "none",
+                 "--out", str(tmp_path / "motion.npz")]) == 0
+    assert "note: room tone.wav is silent" in capsys.readouterr().out
