@@ -117,6 +117,16 @@ def module_worker(worker_temp_dir):
     client.stop()
 
 
+def progress_messages(worker: WorkerClient, job) -> list[str]:
+    """Serve `job` to its end; the distinct progress messages it showed, in order."""
+    messages = []
+    while not job.finished:
+        worker.pump(0.05)
+        if job.message and job.message not in messages:
+            messages.append(job.message)
+    return messages
+
+
 def generate_request(**fields) -> tuple[str, dict]:
     """A generate request as the add-on sends it (for the demo head's channels unless told otherwise)."""
     request = GenerateRequest(**{"rig_channels": CHANNELS, **fields})

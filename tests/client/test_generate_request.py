@@ -9,17 +9,15 @@ import numpy as np
 import pytest
 import soundfile
 
-from adamesh_blender.client import BackendError, GenerateRequest, JobCancelled, JobState
+from adamesh_blender.client import BackendError, JobCancelled, JobState
 from backend.audio.frames import motion_frame_count
 from backend.clips import load_clip
 from backend.synth.channels import CHANNELS
 
+from .conftest import generate_request as generate
+from .conftest import progress_messages
+
 NTSC_30 = 30 / 1.001  # what the add-on sends for a 29.97 fps scene: fps / fps_base
-
-
-def generate(**fields) -> tuple[str, dict]:
-    request = GenerateRequest(**{"rig_channels": CHANNELS, **fields})
-    return request.request_type, request.params()
 
 
 def test_the_clip_has_one_row_per_scene_frame_of_the_sound(worker, tiny_checkpoint, heldout_speech, tmp_path):
@@ -27,11 +25,7 @@ def test_the_clip_has_one_row_per_scene_frame_of_the_sound(worker, tiny_checkpoi
     out = tmp_path / "speech.npz"
     job = worker.submit(*generate(audio=str(audio), out=str(out), fps=NTSC_30, checkpoint=str(tiny_checkpoint),
                                   rig_channels=CHANNELS[:-2]))
-    messages = []
-    while not job.finished:
-        worker.pump(0.05)
-        if job.message and job.message not in messages:
-            messages.append(job.message)
+    messages = progress_messages(worker, job)
     result = job.outcome()
     clip = load_clip(out)  # the backend's own validation of the written file
     assert result["clip"] == str(out)

@@ -14,6 +14,7 @@ from backend.clips import MotionClip, load_clip, save_clip
 from backend.styles import load_style
 
 from .conftest import adapt_request as adapt
+from .conftest import progress_messages
 
 
 def test_adapt_reports_steps_and_writes_the_style(worker, tiny_checkpoint, reference, tmp_path):
@@ -21,11 +22,7 @@ def test_adapt_reports_steps_and_writes_the_style(worker, tiny_checkpoint, refer
     out = tmp_path / "speaker.safetensors"
     job = worker.submit(*adapt(audio=str(audio), motion=str(motion), out=str(out), checkpoint=str(tiny_checkpoint),
                                steps=30))
-    messages = []
-    while not job.finished:
-        worker.pump(0.05)
-        if job.message and job.message not in messages:
-            messages.append(job.message)
+    messages = progress_messages(worker, job)
     result = job.outcome()
     assert job.state is JobState.SUCCEEDED and job.fraction == 1.0
     assert result["style"] == str(out) and "steps" in result["summary"] and "pose:" in result["summary"]
