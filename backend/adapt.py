@@ -3,7 +3,8 @@
     reference audio + motion (clip or tracker file, any fps) -> 25 fps, mel + phones     (adaptation/reference.py)
         -> expression: MoLoRA on the frozen base, style vector, output head if the
            reference's channels differ; early stopping on the reference's tail        (adaptation/expression.py)
-        -> pose: style matrix -> top-k blend of the bank, refined if unseen            (adaptation/pose.py)
+        -> pose: style matrix -> top-k blend of the bank, refined if unseen, fitted to the
+           reference's codes, per-axis amplitude and offset calibrated              (adaptation/pose.py)
         -> blink rate and duration, gaze spread from the reference's eyes              (eyes.py)
         -> style file (safetensors: adapter, style vectors, metadata)                 (styles.py)
 
@@ -98,7 +99,7 @@ def adapt_reference(checkpoint: Checkpoint, reference: Reference, settings: Adap
         checkpoint_name=checkpoint.name, head=head,
         head_rank=expression.head_rank, eyes=eye_style_from_clip(reference.clip), name=name,
         reference_seconds=reference.seconds, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        retrieval=pose.report, adaptation=expression.summary | {"total_seconds": time.monotonic() - started})
+        retrieval=pose.report, pose_calibration=pose.calibration, adaptation=expression.summary | {"total_seconds": time.monotonic() - started})
 
 
 def describe(style: Style) -> str:

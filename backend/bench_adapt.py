@@ -12,8 +12,9 @@ the new sentences everything is measured on. Rows:
 
 Columns: expression error (mean absolute channel error on the new sentences), style distance (backend/adaptation/
 statistics.py: smile, asymmetry, articulation, lip press, brows, each in units of their spread across the corpus's
-speakers), parameters trained, adaptation time. The pose table compares the default pose blend with the
-retrieved one (pose-style distance in degrees of head-rotation spread). The phonetic input of the synthetic
+speakers), parameters trained, adaptation time. The pose tables (backend/bench_adapt_pose.py) give each pose stage's
+amplitude ratio per axis and rhythm error on new speech, for references carrying habits outside the training bank.
+The phonetic input of the synthetic
 speech is its exact phones corrupted the way pocketsphinx errs on real speech, as in `eval` (pocketsphinx hears
 espeak badly). Finally one whole `adapt` of a 10 s reference from files (pocketsphinx included) is timed.
 """
@@ -33,13 +34,8 @@ import torch
 from backend.adaptation.expression import AdaptationSettings, adapt_expression
 from backend.adaptation.pose import adapt_pose
 from backend.adaptation.reference import MODEL_FPS, Reference
-from backend.adaptation.statistics import (
-    EXPRESSION_STATISTICS,
-    expression_statistics,
-    pose_distance,
-    pose_statistics,
-    style_distance,
-)
+from backend.adaptation.statistics import EXPRESSION_STATISTICS, expression_statistics, style_distance
+from backend.bench_adapt_pose import POSE_HABITS, format_pose_table, pose_stage_rows, with_habit
 from backend.checkpoints import Checkpoint, load_checkpoint
 from backend.clips import MotionClip
 from backend.errors import AdaMeshError
@@ -49,6 +45,7 @@ from backend.training.corpus_data import CorpusFeatures, load_corpus_features, r
 REFERENCE_SECONDS = (3.0, 10.0, 30.0)
 TRAINED_METHODS = ("molora", "lora", "full")
 NEW_SENTENCES_MIN_S = 8.0  # a speaker needs this much speech beyond the longest reference to be measured on
+PARTS = ("expression", "pose")
 TIME_LIMIT_S = 60.0  # the product's promise for a 10 s reference on a 2-core CPU
 # Speakers are picked for the strongest, most distinct styles first.
 _KIND_ORDER = ("crooked", "happy", "large", "small", "tense", "brow_active", "neutral")
@@ -68,8 +65,9 @@ class Utterances:
 
 def run_adapt_benchmark(data: str | Path | None = None, checkpoint: str | Path | None = None,
                         lengths: tuple[float, ...] = REFERENCE_SECONDS, methods: tuple[str, ...] = TRAINED_METHODS,
-                        n_speakers: int = 3, steps: int | None = None, seed: int = 0) -> dict:
-    """Print and return the ablation (see the module docstring)."""
+                        n_speakers: int = 3, steps: int | None = None, seed: int = 0,
+                        parts: tuple[str, ...] = PARTS) -> dict:
+    """Print and return the ablation (see the module docstring); parts: "expression", "pose" or both."""
     with tempfile.TemporaryDirectory() as folder:
         if data is None:
             data = _build_heldout_corpus(Path(folder) / "heldout")
@@ -87,28 +85,25 @@ def run_adapt_benchmark(data: str | Path | None = None, checkpoint: str | Path |
             evaluation = _utterances(features, new, seed + 1)
             truth = expression_statistics(np.concatenate(evaluation.expression), np.concatenate(evaluation.jaw),
                                           features.channels)
-            truth_pose = pose_statistics(np.concatenate(evaluation.head))
             label = f"{features.speakers[speaker].name} ({kinds[features.speakers[speaker].name]})"
             labels.append(label)
-            default_pose = pose_style_vector(loaded, None)
-            none = _measure(loaded, loaded.models.expression, None, default_pose, evaluation, seed)
-            pose_rows.append({"speaker": label, "reference_s": 0.0, "method": "default blend",
-                              "pose_distance": pose_distance(none["pose"], truth_pose)})
+            if "pose" in parts:
+                new_mel, new_phonetic = torch.cat(evaluation.mel), torch.cat(evaluation.phonetic)
+                for habit in POSE_HABITS:
+                    for seconds in lengths:
+                        reference = with_habit(_reference(features, reference_pool, seconds, seed), habit)
+                        pose_rows += [row | {"speaker": label, "habit": habit.name, "reference_s": seconds}
+                                      for row in pose_stage_rows(loaded, reference, new_mel, new_phonetic, seed)]
+                    print(f"bench adapt: {label}, pose habit {habit.name} done", flush=True)
+            if "expression" not in parts:
+                continue
+            none = _measure(loaded, loaded.models.expression, None, pose_style_vector(loaded, None), evaluation, seed)
             for seconds in lengths:
                 reference = _reference(features, reference_pool, seconds, seed)
                 measured = {"none": none}
                 with torch.no_grad():
                     encoded = loaded.models.expression.encode_style(torch.cat(reference.tensors()[:2], dim=1)[None])
-                for refine in (False, True):  # AdaMesh's retrieval (blended), and refined on the reference
-                    variant = adapt_pose(loaded, reference, refine=refine)
-                    heads = _measure(loaded, loaded.models.expression, encoded, variant.vector[None], evaluation,
-                                     seed)["pose"]
-                    pose_rows.append({"speaker": label, "reference_s": seconds, "method": variant.report["method"],
-                                      "pose_distance": pose_distance(heads, truth_pose),
-                                      "nearest_kind": variant.report["matches"][0]["kind"],
-                                      "true_kind": features.speakers[speaker].pose_kind,
-                                      "distance_ratio": variant.report["distance_ratio"]})
-                pose = adapt_pose(loaded, reference)  # as Adapt Style does it
+                pose = adapt_pose(loaded, reference, last_stage="retrieval")  # the expression rows' head motion
                 measured["encoder"] = _measure(loaded, loaded.models.expression, encoded, pose.vector[None],
                                                evaluation, seed)
                 for method in methods:
@@ -213,7 +208,7 @@ def _reference(features: CorpusFeatures, pool: list[int], seconds: float, seed: 
 
 def _measure(checkpoint: Checkpoint, model, style: torch.Tensor | None, pose: torch.Tensor, evaluation: Utterances,
              seed: int) -> dict:
-    """Generate every new sentence with `model` and the styles; expression error, statistics, pose statistics."""
+    """Generate every new sentence with `model` and the styles; expression error and statistics."""
     models = copy.deepcopy(checkpoint.models)  # the loaded checkpoint stays as it is
     models.expression = model
     with_model = dataclasses.replace(checkpoint, models=models)
@@ -222,8 +217,7 @@ def _measure(checkpoint: Checkpoint, model, style: torch.Tensor | None, pose: to
     expression = np.concatenate([g.expression for g in generated])
     return {"error": float(np.abs(expression - np.concatenate(evaluation.expression)).mean()),
             "statistics": expression_statistics(expression, np.concatenate([g.jaw for g in generated]),
-                                                checkpoint.channel_names),
-            "pose": pose_statistics(np.concatenate([g.head for g in generated]))}
+                                                checkpoint.channel_names)}
 
 
 def _time_whole_adaptation(data: Path, features: CorpusFeatures, checkpoint: Checkpoint, speaker: int,
@@ -253,7 +247,7 @@ def format_tables(report: dict) -> str:
     """The ablation as text tables: the mean over speakers per reference length and method, the per-speaker style
     statistics, the pose table and the timing."""
     rows = report["rows"]
-    lines = ["", "Expression adaptation, mean over speakers (new sentences of the same speakers):",
+    lines = [] if not rows else ["", "Expression adaptation, mean over speakers (new sentences of the same speakers):",
              f"{'reference':>9}  {'method':<8} {'expr error':>10} {'style dist':>10} {'trained params':>14} "
              f"{'steps':>6} {'adapt s':>8}"]
     keys = sorted({(r["reference_s"], r["method"]) for r in rows},
@@ -265,7 +259,8 @@ def format_tables(report: dict) -> str:
                      f"{int(np.mean([r['trained_parameters'] for r in group])):>14,d} "
                      f"{np.mean([r['steps'] for r in group]):>6.0f} "
                      f"{np.mean([r['adapt_seconds'] for r in group]):>8.1f}")
-    lines += ["", "Style statistics per speaker (ground truth, then none / molora at each length):"]
+    if rows:
+        lines += ["", "Style statistics per speaker (ground truth, then none / molora at each length):"]
     for speaker in dict.fromkeys(r["speaker"] for r in rows):
         mine = [r for r in rows if r["speaker"] == speaker]
         truth = mine[0]["truth"]
@@ -275,13 +270,8 @@ def format_tables(report: dict) -> str:
                 where = "" if r["method"] == "none" else f" {r['reference_s']:g}s"
                 lines.append(f"    {r['method']}{where}: " + " ".join(f"{k}={r['statistics'][k]:.3f}"
                                                                   for k in EXPRESSION_STATISTICS))
-    lines += ["", "Pose style (head-rotation spread per axis vs the speaker's, mean |difference| in degrees):"]
-    for p in report["pose"]:
-        what = "no reference" if p["reference_s"] == 0 else f"{p['reference_s']:g} s"
-        extra = "" if "nearest_kind" not in p else (
-            f", nearest training style {p['nearest_kind']} (speaker: {p['true_kind']}) at "
-            f"{p['distance_ratio']:.1f}x the bank spacing")
-        lines.append(f"  {p['speaker']:<24} {what:>12} {p['method']:<13} {p['pose_distance']:.2f} deg{extra}")
+    if report["pose"]:
+        lines.append(format_pose_table(report["pose"]))
     t = report["adapt_10s"]
     verdict = "within" if t["seconds"] <= TIME_LIMIT_S else "OVER"
     lines += ["", f"Adapt Style on a 10 s reference from files (pocketsphinx included, {t['threads']} torch "

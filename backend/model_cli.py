@@ -29,7 +29,8 @@ def run_train(args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
     result = train(args.data, args.preset, args.out, device=args.device, max_minutes=args.max_minutes,
-                   seed=args.seed, resume=args.resume, should_stop=stop.is_set, threads=args.threads)
+                   seed=args.seed, resume=args.resume, should_stop=stop.is_set, threads=args.threads,
+                   stages=args.stages, base=args.base)
     if result is None:
         print("train: stopped; continue with the same command and --resume", file=sys.stderr)
         sys.exit(130)  # interrupted: a following `&& eval` must not run on a missing checkpoint
@@ -106,7 +107,7 @@ def run_bench(args: argparse.Namespace) -> None:
         from backend.bench_adapt import run_adapt_benchmark
 
         run_adapt_benchmark(args.data, args.checkpoint, lengths=tuple(args.lengths), methods=tuple(args.methods),
-                            n_speakers=args.speakers, steps=args.steps)
+                            n_speakers=args.speakers, steps=args.steps, parts=tuple(args.parts))
         return
     from backend.bench_generate import run_generation_benchmark
 
@@ -124,6 +125,11 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", action="store_true", help="continue from the training state beside --out")
     train.add_argument("--threads", type=int, help="CPU threads per process (default: all cores, shared under "
                                                     "torchrun); 1 runs best on a machine busy with other work")
+    train.add_argument("--stages", default="all", choices=("all", "pose"),
+                       help="pose: retrain only the pose VQ-VAE, PoseGPT and style bank, keeping --from's expression "
+                            "model bit for bit")
+    train.add_argument("--from", dest="base", metavar="CHECKPOINT",
+                       help="with --stages pose: the checkpoint whose expression model is kept")
     train.set_defaults(run=run_train)
 
     generate = commands.add_parser("generate", help="speech -> motion clip (expression, jaw, head)")
@@ -192,4 +198,6 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
                        help="adapt: methods to train")
     bench.add_argument("--speakers", type=int, default=3, help="adapt: held-out speakers to measure")
     bench.add_argument("--steps", type=int, help="adapt: most adaptation steps (default: as `adapt`)")
+    bench.add_argument("--parts", nargs="+", default=["expression", "pose"], choices=("expression", "pose"),
+                       help="adapt: the expression ablation, the pose stages, or both")
     bench.set_defaults(run=run_bench)

@@ -2,7 +2,8 @@
 
 Tensors: `adapter.<name>` the MoLoRA tensors of the expression model (names as in its state dict), `head.<name>`
 the output head when the reference's channels are not the checkpoint's, `expression_style` [S] and `pose_style`
-[S'] (PoseGPT's style vector). Metadata (strings): `format` ("adamesh-style/1"), `checkpoint_hash` (of the
+[S'] (PoseGPT's style vector), `pose_gain` [3] and `pose_offset` [3] (the per-axis head calibration,
+backend/adaptation/pose_calibration.py; format 2 on, a format-1 file reads as no calibration). Metadata (strings): `format` ("adamesh-style/2"), `checkpoint_hash` (of the
 checkpoint the style was adapted on: a style only fits that one), `channel_names`, `head_rank`, `name`,
 `reference_seconds`, `created` (ISO 8601, UTC), `eyes` (blink rate and duration, gaze spread), `retrieval` (how the
 pose style was found), `adaptation` (steps, losses, time). About 2 MB for the starter checkpoint.
@@ -23,13 +24,15 @@ from pathlib import Path
 
 from torch import Tensor
 
+from backend.adaptation.pose_calibration import PoseCalibration, fold_into_decoder
 from backend.checkpoints import Checkpoint
 from backend.errors import AdaMeshError
 from backend.eyes import EyeStyle
 from backend.models.molora import load_molora_state_dict, set_molora_scale
 from backend.tensor_files import read_tensors, write_tensors
 
-STYLE_FORMAT = "adamesh-style/1"
+STYLE_FORMAT = "adamesh-style/2"
+_READABLE_VERSIONS = ("1", "2")  # 1: before the pose calibration (read as none)
 MAX_STRENGTH = 3.0  # beyond this the adapters extrapolate into faces nobody makes
 _ADAPTER, _HEAD = "adapter.", "head."
 _HASH_SHOWN = 16  # hex digits of a checkpoint hash in messages
@@ -57,6 +60,7 @@ class Style:
     created: str = ""  # ISO 8601 UTC
     retrieval: dict = field(default_factory=dict)
     adaptation: dict = field(default_factory=dict)
+    pose_calibration: PoseCalibration = field(default_factory=PoseCalibration.identity)
 
 
 def checkpoint_hash(checkpoint: Checkpoint) -> str:
@@ -75,7 +79,8 @@ def save_style(path: str | Path, style: Style) -> None:
         raise StyleError(f"cannot write {path}: folder {path.parent} does not exist")
     tensors = {f"{_ADAPTER}{k}": v for k, v in style.adapter.items()}
     tensors |= {f"{_HEAD}{k}": v for k, v in style.head.items()}
-    tensors |= {"expression_style": style.expression_style, "pose_style": style.pose_style}
+    tensors |= {"expression_style": style.expression_style, "pose_style": style.pose_style,
+                "pose_gain": style.pose_calibration.gain, "pose_offset": style.pose_calibration.offset}
     metadata = {
         "format": STYLE_FORMAT,
         "checkpoint_hash": style.checkpoint_hash,
@@ -108,7 +113,8 @@ def load_style(path: str | Path, checkpoint: Checkpoint | None = None) -> Style:
             eyes=EyeStyle.from_dict(json.loads(metadata["eyes"])), name=metadata.get("name", ""),
             reference_seconds=float(metadata["reference_seconds"]), created=metadata.get("created", ""),
             retrieval=json.loads(metadata.get("retrieval", "{}")),
-            adaptation=json.loads(metadata.get("adaptation", "{}")))
+            adaptation=json.loads(metadata.get("adaptation", "{}")),
+            pose_calibration=_pose_calibration(tensors))
     except (KeyError, TypeError, ValueError) as error:
         raise StyleError(f"{path}: its metadata or tensors are incomplete or damaged ({error!r}); adapt the style "
                          "again") from None
@@ -117,6 +123,16 @@ def load_style(path: str | Path, checkpoint: Checkpoint | None = None) -> Style:
     if checkpoint is not None:
         check_style_fits(style, checkpoint, path)
     return style
+
+
+def _pose_calibration(tensors: dict[str, Tensor]) -> PoseCalibration:
+    if "pose_gain" not in tensors and "pose_offset" not in tensors:  # format 1
+        return PoseCalibration.identity()
+    gain, offset = tensors["pose_gain"], tensors["pose_offset"]
+    if gain.shape != (3,) or offset.shape != (3,) or not (gain.isfinite().all() and offset.isfinite().all()):
+        raise ValueError(f"pose calibration of shapes {tuple(gain.shape)}, {tuple(offset.shape)} (need 3 finite "
+                         "values each)")
+    return PoseCalibration(gain.float(), offset.float())
 
 
 def check_style_fits(style: Style, checkpoint: Checkpoint, where: str | Path = "the style") -> None:
@@ -139,7 +155,8 @@ def apply_style(checkpoint: Checkpoint, style: Style, expression_strength: float
 
     Strength 0 gives the base (adapters off, the average expression style, the default pose blend), 1 the style,
     above 1 exaggerates it (up to MAX_STRENGTH): the adapters are scaled by the expression strength and the
-    expression style vector with them; the pose vector moves from the default blend by the pose strength.
+    expression style vector with them; the pose vector moves from the default blend by the pose strength, and the
+    pose calibration from none by the same strength (folded into the copy's VQ-VAE decoder).
     The given checkpoint is not changed.
     """
     from backend.generate import pose_style_vector
@@ -165,14 +182,15 @@ def apply_style(checkpoint: Checkpoint, style: Style, expression_strength: float
     set_molora_scale(expression, expression_strength)
     default_pose = pose_style_vector(checkpoint, None)
     pose = default_pose + pose_strength * (style.pose_style.to(device)[None] - default_pose)
+    fold_into_decoder(models.pose_vqvae, style.pose_calibration.at_strength(pose_strength))
     styled = dataclasses.replace(checkpoint, models=models.eval(), channel_names=style.channel_names)
     return styled, expression_strength * style.expression_style.to(device)[None], pose
 
 
 def _check_format(path: Path, found: str | None) -> None:
-    if found == STYLE_FORMAT:
-        return
     family, version = STYLE_FORMAT.split("/")
+    if found is not None and found.partition("/")[0] == family and found.partition("/")[2] in _READABLE_VERSIONS:
+        return
     if found is None or found.partition("/")[0] != family:
         what = f"holds {found!r}" if found else "has no AdaMesh style tag"
         raise StyleError(f"{path} is not an AdaMesh style file (it {what}); give a file written by Adapt Style")

@@ -7,6 +7,10 @@ its own windows, process 0 alone builds the feature cache, shows progress and wr
 stage stops when its share of the budget is spent (the result then depends on the machine's speed; without a budget
 a CPU run is a function of its seed). A training state beside the output is saved every few minutes, at each
 stage's end and on Ctrl-C; --resume continues from it, and it is removed once the checkpoint is written.
+
+`--stages pose --from CHECKPOINT` retrains only the pose path (VQ-VAE, PoseGPT, style bank) on the corpus and keeps
+CHECKPOINT's expression model bit for bit (its weights and mel statistics): new pose styles without the hour the
+expression model takes. The corpus must have the checkpoint's channels.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 import torch
 
 from backend.audio.phone_errors import load_error_profile
-from backend.checkpoints import Checkpoint, PoseStyleEntry, save_checkpoint
+from backend.checkpoints import Checkpoint, PoseStyleEntry, load_checkpoint, save_checkpoint
 from backend.errors import AdaMeshError
 from backend.models import AdaMeshModels
 from backend.models.molora import freeze_molora, set_molora_scale
@@ -29,6 +33,8 @@ from backend.training.distributed import Processes, start_processes
 from backend.training.loop import LoopOptions, run_stage
 from backend.training.losses import LipSeparation, contract_channels
 from backend.training.settings import STAGES, Preset, load_preset
+
+STAGE_SETS = {"all": STAGES, "pose": ("pose_vqvae", "pose_gpt")}  # --stages
 from backend.training.stages import (
     ExpressionStage,
     PoseGPTStage,
@@ -41,40 +47,61 @@ from backend.training.state import Progress, load_state, save_state, state_path
 
 def train(data: str | Path, preset: str, out: str | Path, device: str = "auto", max_minutes: float | None = None,
           seed: int = 0, resume: bool = False, should_stop: Callable[[], bool] = lambda: False,
-          threads: int | None = None) -> Path | None:
+          threads: int | None = None, stages: str = "all", base: str | Path | None = None) -> Path | None:
     """Train a checkpoint into `out`; returns its path, or None when `should_stop` ended training early (the state
     for --resume is saved then). In a torchrun launch every process calls this; only process 0 writes.
-    threads: CPU threads per process (None: torch's default, or the cores shared out under torchrun)."""
+    threads: CPU threads per process (None: torch's default, or the cores shared out under torchrun).
+    stages: "all", or "pose" to retrain the pose path only, keeping the expression model of checkpoint `base`."""
     out = Path(out)
     if not out.parent.is_dir():
         raise AdaMeshError(f"cannot write {out}: folder {out.parent} does not exist")
     if max_minutes is not None and max_minutes <= 0:
         raise AdaMeshError(f"--max-minutes must be positive, got {max_minutes}")
+    if stages not in STAGE_SETS:
+        raise AdaMeshError(f"unknown --stages {stages!r}; use one of {', '.join(STAGE_SETS)}")
+    if (stages == "all") != (base is None):
+        raise AdaMeshError("--stages pose needs --from CHECKPOINT (whose expression model is kept), and only it"
+                           if base is None else "--from is only for --stages pose: the expression model is kept from "
+                           "that checkpoint")
     processes = start_processes(device, threads)
     try:
-        return _train(Path(data), load_preset(preset), out, processes, max_minutes, seed, resume, should_stop)
+        kept = None if base is None else load_checkpoint(base, processes.device)
+        return _train(Path(data), load_preset(preset), out, processes, max_minutes, seed, resume, should_stop,
+                      STAGE_SETS[stages], kept)
     finally:
         processes.close()
 
 
 def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minutes: float | None, seed: int,
-           resume: bool, should_stop: Callable[[], bool]) -> Path | None:
+           resume: bool, should_stop: Callable[[], bool], stages: tuple[str, ...] = STAGES,
+           kept: Checkpoint | None = None) -> Path | None:
     started = time.monotonic()
     features = _corpus_features(data, processes)
-    # the corpus decides the output channels (the demo head's 37, FLAME's Exp1..Exp100, ...) and the pose styles
-    config = preset.model.with_overrides({"expression": {"n_expression": len(features.channels)},
+    if kept is not None and features.channels != kept.channel_names:
+        raise AdaMeshError(f"{data}'s channels ({len(features.channels)}: {', '.join(features.channels[:2])}, ...) "
+                           f"are not those of {kept.name}, whose expression model is kept: use a corpus with its "
+                           "channels")
+    # the corpus decides the output channels (the demo head's 37, FLAME's Exp1..Exp100, ...) and the pose styles;
+    # a kept expression model brings its own configuration
+    model_config = preset.model if kept is None else kept.config
+    config = model_config.with_overrides({"expression": {"n_expression": len(features.channels)},
                                           "pose_gpt": {"n_styles": len(features.speakers)}})
     device = processes.device
     torch.manual_seed(seed)
     models = AdaMeshModels(config).to(device)
     freeze_molora(models.expression)  # the adapters stay at zero in the base model ...
     set_molora_scale(models.expression, 0.0)  # ... and are skipped while it trains
-    mean, std = features.mel_statistics()
-    models.expression.front_end.set_mel_statistics(mean.to(device), std.to(device))
+    if kept is None:
+        mean, std = features.mel_statistics()
+        models.expression.front_end.set_mel_statistics(mean.to(device), std.to(device))
+    else:  # weights, adapters (zero) and mel statistics exactly as they were
+        models.expression.load_state_dict(kept.models.expression.state_dict())
 
     settings = preset.training
     identity = {"preset": preset.name, "config": config.to_json(), "seed": seed, "corpus": features.corpus_hash,
-                "training": repr(settings)}
+                "training": repr(settings), "stages": list(stages)}
+    if kept is not None:
+        identity["expression_from"] = kept.corpus_hash
     state_file = state_path(out)
     progress, optimizer_state = Progress(), None
     if resume:
@@ -93,7 +120,7 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
               "the demo head's: the lip-gap loss, written for the demo head's lip channels, is left out")
     audio_rows = None
     for index, name in enumerate(STAGES):
-        if index < progress.stage:
+        if index < progress.stage or name not in stages:
             continue
         if name == "expression":
             stage = ExpressionStage(models, features, settings, corruption, separation, device)
@@ -121,6 +148,13 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
                     "corpus_minutes": round(len(features.mel) / MODEL_FPS / 60.0, 2), "corpus_recorded": recorded,
                     "lip_gap_loss": separation is not None, "stages": progress.summaries,
                     "settings": dataclasses.asdict(settings)}
+        if kept is not None:  # the expression model's own record stays with it
+            training |= {"stages": kept.training.get("stages", {}) | progress.summaries,
+                         "settings": dataclasses.asdict(settings) | {"expression": kept.training.get(
+                             "settings", {}).get("expression", dataclasses.asdict(settings.expression))},
+                         "pose_retrained": {"expression_from": kept.name, "expression_corpus": kept.corpus_hash,
+                                            "expression_training": {k: kept.training.get(k) for k in (
+                                                "corpus_minutes", "utterances", "preset", "seed")}}}
         models.eval()
         set_molora_scale(models.expression, 1.0)
         save_checkpoint(out, Checkpoint(

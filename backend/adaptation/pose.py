@@ -1,4 +1,12 @@
-"""Pose adaptation without fine-tuning (AdaMesh's pose adapter), and beyond it.
+"""Pose adaptation: AdaMesh's retrieval first, then fitting and an explicit calibration on the reference.
+
+Stages, each starting from the one before (`adapt_pose`; `bench adapt` measures every one):
+    retrieval      the top-k blend of the bank's styles nearest the reference (fast, no training)
+    blend+refine   that blend refined briefly when the reference is unlike every style (below)
+    fit            PoseGPT's style vector fitted freely to the reference's own pose codes, PoseGPT frozen, with
+                   early stopping on a held-out tail of the codes (`fit_style`)
+    calibration    per-axis amplitude gain and offset measured against what the fitted model generates on the
+                   reference's speech (pose_calibration.py)
 
 The reference's semantic-aware pose style matrix (backend/models/style_matrix.py) is compared with the checkpoint's
 style bank; the nearest training styles are blended by inverse distance (AdaMesh returns only the nearest). When
@@ -20,6 +28,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from backend.adaptation.pose_calibration import CALIBRATION_SEEDS, PoseCalibration, measure_calibration
 from backend.adaptation.reference import Reference
 from backend.checkpoints import Checkpoint
 from backend.models.pose_gpt import pool_to_code_rate
@@ -30,12 +39,24 @@ from backend.training.stages import pose_audio_features
 REFINE_STEPS = 40  # ~0.1 s each on 10 s of reference: brief, as the pose adapter needs no training
 REFINE_LR = 0.02
 REFINE_PULL = 1.0  # weight of |v - blend|^2 / |blend|^2 beside the code loss (nats per code)
+POSE_STAGES = ("retrieval", "blend+refine", "fit", "calibration")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    max_steps: int = 150  # each a forward and backward pass of PoseGPT over the reference's codes (~10 ms at 10 s)
+    lr: float = 0.03
+    holdout_share: float = 0.25  # the codes' tail kept out, to stop on (at least min_holdout_codes)
+    min_holdout_codes: int = 4
+    eval_every: int = 5
+    patience: int = 6  # held-out evaluations without improvement before stopping
 
 
 @dataclass(frozen=True)
 class PoseAdaptation:
     vector: Tensor  # [S] PoseGPT style vector
     report: dict = field(default_factory=dict)  # how it was found and how close the match was (JSON values)
+    calibration: PoseCalibration = field(default_factory=PoseCalibration.identity)
 
 
 def reference_style_matrix(checkpoint: Checkpoint, reference: Reference) -> tuple[PoseStyleMatrix, Tensor, Tensor]:
@@ -64,9 +85,16 @@ def bank_spacing(bank: PoseStyleMatrix) -> float:
     return float(torch.stack(nearest).median())
 
 
-def adapt_pose(checkpoint: Checkpoint, reference: Reference, refine: bool | None = None) -> PoseAdaptation:
-    """The pose style vector for the reference: top-k blend, refined when the reference is unlike every style
-    (`refine` None), always (True) or never (False: AdaMesh's retrieval, blended)."""
+def adapt_pose(checkpoint: Checkpoint, reference: Reference, refine: bool | None = None,
+               last_stage: str = "calibration", fit: FitSettings = FitSettings()) -> PoseAdaptation:
+    """The pose style for the reference, through the stages of POSE_STAGES up to `last_stage`.
+
+    refine: None refines the blend when the reference is unlike every training style, True always, False never
+    (AdaMesh's retrieval, blended). The stages after it start from its result.
+    """
+    if last_stage not in POSE_STAGES:
+        raise ValueError(f"unknown pose stage {last_stage!r}; use one of {', '.join(POSE_STAGES)}")
+    last = POSE_STAGES.index(last_stage)
     models = checkpoint.models
     gpt = models.pose_gpt
     matrix, audio, codes = reference_style_matrix(checkpoint, reference)
@@ -78,7 +106,7 @@ def adapt_pose(checkpoint: Checkpoint, reference: Reference, refine: bool | None
     nearest = float(-similarities[0])
     spacing = bank_spacing(checkpoint.style_bank) if len(checkpoint.style_bank.means) > 1 else nearest
     unseen = nearest > spacing
-    refine = unseen if refine is None else refine
+    refine = (unseen if refine is None else refine) and last >= 1
     report = {
         "method": "blend+refine" if refine else "blend",
         "unseen": unseen,
@@ -92,7 +120,69 @@ def adapt_pose(checkpoint: Checkpoint, reference: Reference, refine: bool | None
     if refine:
         vector, before, after = refine_style(gpt, blend, audio, codes)
         report |= {"code_loss_blend": before, "code_loss_refined": after}
-    return PoseAdaptation(vector.detach(), report)
+    if last >= POSE_STAGES.index("fit"):
+        vector, fitted = fit_style(gpt, vector, audio, codes, fit)
+        report |= {"method": f"{report['method']}+fit", "fit": fitted}
+    calibration = PoseCalibration.identity()
+    if last >= POSE_STAGES.index("calibration"):
+        calibration = calibrate(checkpoint, reference, vector)
+        report |= {"method": f"{report['method']}+calibration", "calibration": calibration.to_report()}
+    return PoseAdaptation(vector.detach(), report, calibration)
+
+
+def fit_style(gpt, start: Tensor, audio: Tensor, codes: Tensor, settings: FitSettings) -> tuple[Tensor, dict]:
+    """Adam on the style vector alone, free to leave the bank's span: PoseGPT's code loss on the reference's codes
+    before a held-out tail; the vector of the best held-out loss is kept. Returns (vector, summary)."""
+    n = len(codes)
+    n_holdout = min(max(round(n * settings.holdout_share), settings.min_holdout_codes), n - 1)
+    n_train = n - n_holdout
+    was_training, trainable = gpt.training, [p.requires_grad for p in gpt.parameters()]
+    gpt.eval().requires_grad_(False)
+    vector = start.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([vector], lr=settings.lr)
+
+    def losses(v: Tensor) -> tuple[Tensor, Tensor]:
+        logits = gpt(codes[None], audio[None], v[None])[0]  # causal: the tail's predictions never reach back
+        per_code = torch.nn.functional.cross_entropy(logits, codes, reduction="none")
+        return per_code[:n_train].mean(), per_code[n_train:].mean()
+
+    try:
+        with torch.no_grad():
+            first_train, first_holdout = (x.item() for x in losses(vector))
+        best, best_vector, best_step, since, step = first_holdout, vector.detach().clone(), 0, 0, 0
+        for step in range(1, settings.max_steps + 1):
+            train_loss, _ = losses(vector)
+            optimizer.zero_grad(set_to_none=True)
+            train_loss.backward()
+            optimizer.step()
+            if step % settings.eval_every == 0:
+                with torch.no_grad():
+                    holdout = losses(vector)[1].item()
+                if holdout < best:
+                    best, best_vector, best_step, since = holdout, vector.detach().clone(), step, 0
+                else:
+                    since += 1
+                if since >= settings.patience:
+                    break
+    finally:
+        gpt.train(was_training)
+        for p, flag in zip(gpt.parameters(), trainable):
+            p.requires_grad_(flag)
+    return best_vector, {"steps": step, "best_step": best_step, "holdout_codes": n_holdout,
+                         "code_loss_start": first_holdout, "code_loss_best": best, "train_code_loss_start": first_train}
+
+
+def calibrate(checkpoint: Checkpoint, reference: Reference, vector: Tensor) -> PoseCalibration:
+    """The per-axis gain and offset of the learnt style on the reference's own speech (pose_calibration.py)."""
+    from backend.generate import ChunkPlan, head_motion
+
+    device = checkpoint.audio_centroids.device
+    features = pose_audio_features(checkpoint.models.expression, reference.mel.to(device))
+    plan = ChunkPlan.for_checkpoint(checkpoint)
+    with torch.inference_mode():
+        generated = [head_motion(checkpoint, features, vector[None].to(device), seed, plan, None)
+                     [:reference.n_frames].cpu().numpy() for seed in range(CALIBRATION_SEEDS)]
+    return measure_calibration(generated, reference.clip.head)
 
 
 def refine_style(gpt, start: Tensor, audio: Tensor, codes: Tensor) -> tuple[Tensor, float, float]:

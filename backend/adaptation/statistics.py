@@ -10,8 +10,7 @@ The style distance between two sets of statistics is the mean over statistics of
 divided by a scale: the benchmark takes the spread of the statistic across the held-out speakers' ground truth, so
 1.0 means "as far apart as two typical speakers".
 
-Pose: the standard deviation of the head rotation about each axis (nod x, sway y, tilt z), in degrees; the
-pose-style distance is the mean absolute difference of the three, in degrees.
+Head motion is measured in backend/adaptation/pose_rhythm.py (amplitude per axis and rhythm).
 """
 
 from __future__ import annotations
@@ -48,13 +47,3 @@ def expression_statistics(expression: np.ndarray, jaw: np.ndarray, channel_names
 def style_distance(a: Mapping[str, float], b: Mapping[str, float], scales: Mapping[str, float]) -> float:
     """Mean over the expression statistics of |a - b| / scale."""
     return float(np.mean([abs(a[k] - b[k]) / max(scales[k], 1e-9) for k in EXPRESSION_STATISTICS]))
-
-
-def pose_statistics(head: np.ndarray) -> np.ndarray:
-    """Standard deviation of the head rotation about x, y, z [3], in degrees."""
-    return np.degrees(np.std(np.asarray(head, np.float64), axis=0))
-
-
-def pose_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute difference of two pose_statistics, in degrees."""
-    return float(np.mean(np.abs(np.asarray(a) - np.asarray(b))))

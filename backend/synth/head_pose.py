@@ -8,7 +8,10 @@ y = turn; z = tilt):
 - beats: a quick downward nod at each accented loud onset (speakers nod on stressed syllables), sized by the
   style's loudness coupling, with a little tilt;
 - pitch: the chin rises with pitch above the speaker's median;
-- idle drift: a slow small wander that never stops, the only motion left in long silences.
+- pauses: with the style's pause coupling the rhythms settle further in pauses, and a phrase ends on a small
+  downward nod as the voice stops;
+- idle drift: a slow small wander that never stops, the only motion left in long silences;
+- habit: a tilt held to one side (the style's tilt_hold_deg), breathing a little with the speech.
 
 Every layer is built smooth, and a final 50 ms Gaussian low-pass keeps energy above ~8 Hz negligible at any fps.
 """
@@ -25,7 +28,9 @@ _BEAT_RISE_S = 0.16  # time from onset to the bottom of a beat nod
 _BEAT_SPAN_S = 12 * _BEAT_RISE_S  # by then a beat nod has returned to within 1e-3 of its size
 _BEAT_DEG_PER_COUPLING = 3.5  # beat nod of a full-strength accent at loudness_coupling 1 (plus the rhythm's size)
 _PITCH_DEG_PER_SEMITONE = 0.6
-_QUIET_SHARE = 0.3  # rhythms keep this share of their amplitude while not speaking
+_QUIET_SHARE = 0.3  # rhythms keep this share of their amplitude while not speaking (at pause coupling 0)
+_PHRASE_END_DEG = 2.0  # the phrase-final nod at pause coupling 1 (plus a third of the nod rhythm's size)
+_PAUSE_MIN_S = 0.25  # a drop in voice activity this long ends a phrase
 _FINAL_SMOOTHING_S = 0.05
 
 
@@ -41,7 +46,8 @@ def head_motion(
     check_timing(fps, n_frames)
     cues = prosodic_cues(frame_series("loudness_db", loudness_db, n_frames), pitch_hz, fps)
     t = frame_times(n_frames, fps)
-    gate = _QUIET_SHARE + (1.0 - _QUIET_SHARE) * cues.speaking
+    quiet = _QUIET_SHARE * (1.0 - style.pause_coupling)
+    gate = quiet + (1.0 - quiet) * cues.speaking
 
     nod = style.nod_deg * gate * _rhythm(rng, n_frames, fps, style.nod_hz)
     sway = style.sway_deg * gate * _rhythm(rng, n_frames, fps, style.sway_hz)
@@ -54,12 +60,18 @@ def head_motion(
         nod[span] += beat_deg * strength * pulse
         tilt[span] += 0.25 * beat_deg * strength * rng.choice([-1.0, 1.0]) * pulse
 
+    end_deg = style.pause_coupling * (_PHRASE_END_DEG + style.nod_deg / 3.0)
+    for time in _phrase_ends(cues.speaking, fps):
+        span = slice(int(np.searchsorted(t, time)), int(np.searchsorted(t, time + _BEAT_SPAN_S)))
+        nod[span] += end_deg * _beat_pulse(t[span] - time)
+
     nod -= style.pitch_coupling * _PITCH_DEG_PER_SEMITONE * np.clip(cues.pitch_semitones, -6.0, 6.0)
 
     drift = style.idle_drift_deg
     nod += drift * smooth_noise(rng, n_frames, fps, 1.2)
     sway += drift * smooth_noise(rng, n_frames, fps, 1.5)
     tilt += 0.6 * drift * smooth_noise(rng, n_frames, fps, 1.5)
+    tilt += style.tilt_hold_deg * np.clip(1.0 + 0.15 * smooth_noise(rng, n_frames, fps, 2.0), 0.5, 1.5)
 
     degrees = smooth(np.stack([nod, sway, tilt], axis=1), fps, _FINAL_SMOOTHING_S)
     return np.radians(degrees).astype(np.float32)
@@ -71,6 +83,14 @@ def _rhythm(rng: np.random.Generator, n_frames: int, fps: float, hz: float) -> n
     phase = rng.uniform(0.0, 2.0 * np.pi) + 2.0 * np.pi * np.cumsum(frequency) / fps
     envelope = np.clip(1.0 + 0.35 * smooth_noise(rng, n_frames, fps, 2.0), 0.3, 1.7)
     return envelope * np.sin(phase)
+
+
+def _phrase_ends(speaking: np.ndarray, fps: float) -> np.ndarray:
+    """Times (s) where the voice stops for at least _PAUSE_MIN_S after speech."""
+    talking = speaking > 0.5
+    stops = np.flatnonzero(talking[:-1] & ~talking[1:]) + 1
+    span = max(1, int(round(_PAUSE_MIN_S * fps)))
+    return np.array([k / fps for k in stops if not talking[k:k + span].any() and k + span <= len(talking)])
 
 
 def _beat_pulse(since_onset: np.ndarray) -> np.ndarray:

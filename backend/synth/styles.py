@@ -62,6 +62,8 @@ class PoseStyle:
     """How a speaker's head moves (backend/synth/head_pose.py). Angles in degrees, frequencies in Hz.
 
     nod = pitch (FLAME x), sway = side-to-side turn (yaw, FLAME y), tilt = roll towards a shoulder (FLAME z).
+    Real speakers range from barely moving to nodding 10 degrees, at rhythms from 0.2 to 2 Hz; the ranges below
+    leave room around that.
     """
 
     nod_deg: float = 1.0  # amplitude of the quasi-periodic nodding rhythm while speaking
@@ -73,15 +75,19 @@ class PoseStyle:
     loudness_coupling: float = 0.4  # 0..1: size of the downward "beat" nod on accented loud onsets
     pitch_coupling: float = 0.3  # 0..1: how far the chin rises with pitch above the speaker's median
     idle_drift_deg: float = 0.5  # slow wander, the only motion left in long silences
+    tilt_hold_deg: float = 0.0  # a habit: the head held tilted to one side (+ towards the left shoulder)
+    pause_coupling: float = 0.3  # 0..1: the rhythms settle in pauses and a phrase ends on a small nod
 
     def __post_init__(self) -> None:
         for name in ("nod_deg", "tilt_deg", "sway_deg"):
-            _check_range(name, getattr(self, name), 0.0, 8.0)
+            _check_range(name, getattr(self, name), 0.0, 12.0)
         for name in ("nod_hz", "tilt_hz", "sway_hz"):
             _check_range(name, getattr(self, name), 0.05, 3.0)
         _check_range("loudness_coupling", self.loudness_coupling, 0.0, 1.0)
         _check_range("pitch_coupling", self.pitch_coupling, 0.0, 1.0)
         _check_range("idle_drift_deg", self.idle_drift_deg, 0.0, 3.0)
+        _check_range("tilt_hold_deg", self.tilt_hold_deg, -12.0, 12.0)
+        _check_range("pause_coupling", self.pause_coupling, 0.0, 1.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,8 +118,21 @@ POSE_PRESETS: dict[str, PoseStyle] = {
                         pitch_coupling=0.2, idle_drift_deg=0.8),
     "energetic": PoseStyle(nod_deg=3.0, nod_hz=1.4, tilt_deg=2.0, tilt_hz=0.5, sway_deg=3.0, sway_hz=0.35,
                            loudness_coupling=1.0, pitch_coupling=0.7, idle_drift_deg=1.0),
+    "leaner": PoseStyle(nod_deg=1.0, tilt_deg=1.0, sway_deg=1.0, loudness_coupling=0.4, pitch_coupling=0.3,
+                        idle_drift_deg=0.5, tilt_hold_deg=6.0),
 }
-
+# The main rhythm of each kind is drawn over the range people show (log-uniform amplitude in degrees and frequency
+# in Hz), not jittered about the preset: training styles then cover 0.5-10 degree nods, tilts and sways at 0.2-2 Hz,
+# and an unseen speaker lies within the bank's range rather than beyond it.
+_MAIN_RHYTHMS: dict[str, tuple[tuple[str, float, float, float, float], ...]] = {
+    # kind: (axis, lowest deg, highest deg, lowest Hz, highest Hz)
+    "nodder": (("nod", 1.5, 10.0, 0.3, 2.0),),
+    "tilter": (("tilt", 2.5, 10.0, 0.2, 1.0),),
+    "swayer": (("sway", 2.5, 10.0, 0.2, 1.0),),
+    "energetic": (("nod", 1.5, 6.0, 0.5, 2.0), ("tilt", 1.5, 5.0, 0.3, 1.2), ("sway", 1.5, 6.0, 0.2, 1.0)),
+    "leaner": (("nod", 0.5, 2.5, 0.3, 1.5),),
+}
+_HOLD_DEG = (3.0, 10.0)  # a leaner's held tilt, either side
 EXPRESSION_KINDS = tuple(EXPRESSION_PRESETS)
 POSE_KINDS = tuple(POSE_PRESETS)
 
@@ -142,20 +161,36 @@ def sample_speaker_style(
         blink_rate=_clip(e.blink_rate * _factor(rng, 0.2), 0.0, 60.0),
         blink_duration=_clip(e.blink_duration * _factor(rng, 0.08), 0.08, 0.6),
     )
-    p = POSE_PRESETS[pose_kind]
+    pose = _sample_pose(rng, pose_kind)
+    return expression, pose
+
+
+def _sample_pose(rng: np.random.Generator, kind: str) -> PoseStyle:
+    """A speaker of a pose kind: the preset jittered, its main rhythms drawn over their range (_MAIN_RHYTHMS)."""
+    p = POSE_PRESETS[kind]
     pose = replace(
         p,
-        nod_deg=_clip(p.nod_deg * _factor(rng, 0.15), 0.0, 8.0),
+        nod_deg=_clip(p.nod_deg * _factor(rng, 0.15), 0.0, 12.0),
         nod_hz=_clip(p.nod_hz * _factor(rng, 0.1), 0.05, 3.0),
-        tilt_deg=_clip(p.tilt_deg * _factor(rng, 0.15), 0.0, 8.0),
+        tilt_deg=_clip(p.tilt_deg * _factor(rng, 0.15), 0.0, 12.0),
         tilt_hz=_clip(p.tilt_hz * _factor(rng, 0.1), 0.05, 3.0),
-        sway_deg=_clip(p.sway_deg * _factor(rng, 0.15), 0.0, 8.0),
+        sway_deg=_clip(p.sway_deg * _factor(rng, 0.15), 0.0, 12.0),
         sway_hz=_clip(p.sway_hz * _factor(rng, 0.1), 0.05, 3.0),
         loudness_coupling=_clip(p.loudness_coupling * _factor(rng, 0.15), 0.0, 1.0),
         pitch_coupling=_clip(p.pitch_coupling * _factor(rng, 0.15), 0.0, 1.0),
         idle_drift_deg=_clip(p.idle_drift_deg * _factor(rng, 0.15), 0.0, 3.0),
+        pause_coupling=_clip(rng.uniform(0.0, 1.0), 0.0, 1.0),
     )
-    return expression, pose
+    for axis, low_deg, high_deg, low_hz, high_hz in _MAIN_RHYTHMS.get(kind, ()):
+        pose = replace(pose, **{f"{axis}_deg": _log_uniform(rng, low_deg, high_deg),
+                                f"{axis}_hz": _log_uniform(rng, low_hz, high_hz)})
+    if p.tilt_hold_deg:
+        pose = replace(pose, tilt_hold_deg=float(rng.choice([-1.0, 1.0])) * _log_uniform(rng, *_HOLD_DEG))
+    return pose
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
 def _factor(rng: np.random.Generator, spread: float) -> float:

@@ -123,6 +123,31 @@ def test_silence_leaves_only_a_slow_small_drift(minute):
     assert speed < 10.0  # deg/s: a drift, not a movement
 
 
+def test_a_leaner_holds_the_tilt_to_one_side(minute):
+    phones, (loudness, pitch, _) = minute
+    for side in (-1.0, 1.0):
+        style = PoseStyle(**{**POSE_PRESETS["leaner"].to_dict(), "tilt_hold_deg": 6.0 * side})
+        tilt_deg = np.degrees(head_motion(loudness.size, FPS, loudness, pitch, style, np.random.default_rng(8))[:, 2])
+        assert 4.5 < side * tilt_deg.mean() < 7.5
+        assert (side * tilt_deg > 0).mean() > 0.95  # held, not swinging through the middle
+
+
+def test_pause_coupling_ends_phrases_on_a_nod():
+    n = int(12 * FPS)
+    loudness = np.where((np.arange(n) // int(2 * FPS)) % 2 == 0, -10.0, -90.0)  # 2 s phrases, 2 s pauses
+    pitch = np.where(loudness > -50, 120.0, 0.0)
+    ends = [int(k * FPS) for k in (2.0, 6.0, 10.0)]
+
+    def mean_nod_after_phrases(coupling):
+        style = PoseStyle(nod_deg=0.0, tilt_deg=0.0, sway_deg=0.0, loudness_coupling=0.0, pitch_coupling=0.0,
+                          idle_drift_deg=0.0, pause_coupling=coupling)
+        nod = np.degrees(head_motion(n, FPS, loudness, pitch, style, np.random.default_rng(9))[:, 0])
+        return np.mean([nod[e:e + int(0.5 * FPS)].max() for e in ends])
+
+    assert mean_nod_after_phrases(0.0) < 0.05
+    assert 1.0 < mean_nod_after_phrases(1.0) < 2.5  # chin down (+x) as the voice stops
+
+
 def test_head_motion_is_deterministic_and_checks_its_inputs(minute):
     phones, (loudness, pitch, _) = minute
     style = POSE_PRESETS["energetic"]

@@ -10,9 +10,12 @@ import struct
 import pytest
 import torch
 
+from backend.adaptation.pose_calibration import PoseCalibration
 from backend.checkpoints import load_checkpoint
+from backend.generate import decode_codes
 from backend.eyes import EyeStyle
 from backend.models.molora import molora_layers, molora_state_dict
+from backend.tensor_files import read_tensors, write_tensors
 from backend.styles import STYLE_FORMAT, Style, StyleError, apply_style, checkpoint_hash, load_style, save_style
 
 
@@ -31,7 +34,8 @@ def style(checkpoint) -> Style:
                  pose_style=torch.randn(checkpoint.config.pose_gpt.style_dim), channel_names=checkpoint.channel_names,
                  checkpoint_hash=checkpoint_hash(checkpoint), eyes=EyeStyle(11.0, 0.25, 3.0, "reference"),
                  name="test", reference_seconds=10.0, created="2026-01-01T00:00:00+00:00",
-                 retrieval={"method": "blend", "matches": []}, adaptation={"steps": 5})
+                 retrieval={"method": "blend", "matches": []}, adaptation={"steps": 5},
+                 pose_calibration=PoseCalibration(torch.tensor([2.0, 0.5, 1.5]), torch.tensor([0.0, 0.0, 0.1])))
 
 
 def test_a_style_file_round_trips(style, checkpoint, tmp_path):
@@ -43,8 +47,10 @@ def test_a_style_file_round_trips(style, checkpoint, tmp_path):
         assert torch.equal(loaded.adapter[name], tensor)
     assert torch.equal(loaded.pose_style, style.pose_style) and torch.equal(loaded.expression_style,
                                                                              style.expression_style)
-    assert dataclasses.replace(loaded, adapter={}, pose_style=None, expression_style=None) == \
-        dataclasses.replace(style, adapter={}, pose_style=None, expression_style=None)
+    for part in ("gain", "offset"):
+        assert torch.equal(getattr(loaded.pose_calibration, part), getattr(style.pose_calibration, part))
+    assert dataclasses.replace(loaded, adapter={}, pose_style=None, expression_style=None, pose_calibration=None) == \
+        dataclasses.replace(style, adapter={}, pose_style=None, expression_style=None, pose_calibration=None)
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -57,6 +63,29 @@ def test_applying_a_style_leaves_the_checkpoint_untouched(style, checkpoint):
     torch.testing.assert_close(expression[0], 1.5 * style.expression_style)
     default = checkpoint.models.pose_gpt.style_embedding.weight.mean(0)  # the even blend of the training styles
     torch.testing.assert_close(pose[0], default + 0.5 * (style.pose_style - default))
+
+
+def test_the_pose_calibration_scales_and_offsets_the_decoded_head_at_the_pose_strength(style, checkpoint):
+    codes = torch.randint(checkpoint.config.pose_vqvae.codebook_size, (40,))
+    with torch.no_grad():
+        plain = decode_codes(checkpoint.models.pose_vqvae, codes)
+        for strength in (1.0, 0.5):
+            styled, _, _ = apply_style(checkpoint, style, pose_strength=strength)
+            calibrated = decode_codes(styled.models.pose_vqvae, codes)
+            gain = 1.0 + strength * (style.pose_calibration.gain - 1.0)
+            torch.testing.assert_close(calibrated, plain * gain + strength * style.pose_calibration.offset,
+                                       atol=1e-5, rtol=1e-4)
+
+
+def test_a_format_1_style_reads_as_uncalibrated(style, checkpoint, tmp_path):
+    path = tmp_path / "old.safetensors"
+    save_style(path, style)
+    tensors, metadata = read_tensors(path, "style file", StyleError)
+    del tensors["pose_gain"], tensors["pose_offset"]
+    write_tensors(path, tensors, metadata | {"format": "adamesh-style/1"})
+    loaded = load_style(path, checkpoint)
+    assert torch.equal(loaded.pose_calibration.gain, torch.ones(3))
+    assert torch.equal(loaded.pose_calibration.offset, torch.zeros(3))
 
 
 def test_a_damaged_header_is_named(style, tmp_path):
@@ -93,7 +122,7 @@ def test_a_newer_or_foreign_format_is_refused(style, tmp_path, tiny_checkpoint):
     header_length = struct.unpack("<Q", data[:8])[0]
     header = data[8:8 + header_length]
     assert json.loads(header)["__metadata__"]["format"] == STYLE_FORMAT
-    newer = header.replace(b'"adamesh-style/1"', b'"adamesh-style/2"')  # same length: the offsets stay valid
+    newer = header.replace(b'"adamesh-style/2"', b'"adamesh-style/3"')  # same length: the offsets stay valid
     path.write_bytes(data[:8] + newer + data[8 + header_length:])
     with pytest.raises(StyleError, match="newer AdaMesh.*update the AdaMesh add-on"):
         load_style(path)
