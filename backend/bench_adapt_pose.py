@@ -10,8 +10,9 @@ Rows, each a stage of backend/adaptation/pose.py on top of the one before:
     retrieval            AdaMesh: the top-k blend of the nearest training styles
     blend+refine         the blend refined on the reference's codes, pulled towards the blend
     fit                  the style vector fitted freely to the reference's codes, early-stopped
-    fit+calibration      Adapt Style: the fit, then the per-axis amplitude and offset calibration
-    retrieval+calibration  the calibration on the plain retrieval: what the calibration does without the fit
+    fit+amplitude        the fit, then the per-axis amplitude gain and offset alone
+    fit+calibration      Adapt Style: the fit, then the whole calibration (rhythm filter, amplitude, offset)
+    retrieval+calibration  the whole calibration on the plain retrieval: what it does without the learnt stages
 """
 
 from __future__ import annotations
@@ -24,14 +25,13 @@ import numpy as np
 import torch
 
 from backend.adaptation.pose import adapt_pose, calibrate
-from backend.adaptation.pose_calibration import PoseCalibration
 from backend.adaptation.pose_rhythm import compare_pose
 from backend.adaptation.reference import MODEL_FPS, Reference
 from backend.checkpoints import Checkpoint
 
 AMPLITUDE_TARGET = (0.7, 1.3)  # generated / reference amplitude per axis
 RHYTHM_TARGET_HZ = 0.15  # |dominant rhythm error|
-STAGE_ROWS = ("retrieval", "blend+refine", "fit", "fit+calibration", "retrieval+calibration")
+STAGE_ROWS = ("retrieval", "blend+refine", "fit", "fit+amplitude", "fit+calibration", "retrieval+calibration")
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,11 @@ def pose_stage_rows(checkpoint: Checkpoint, reference: Reference, new_mel: torch
         adapted = adapt_pose(checkpoint, reference, refine=refine, last_stage=last)
         seconds[row] = time.monotonic() - started
         stages[row] = (adapted.vector, adapted.calibration, adapted.report)
-    started = time.monotonic()
-    stages["retrieval+calibration"] = (stages["retrieval"][0],
-                                       calibrate(checkpoint, reference, stages["retrieval"][0]), stages["retrieval"][2])
-    seconds["retrieval+calibration"] = seconds["retrieval"] + time.monotonic() - started
+    for row, start, rhythm in (("fit+amplitude", "fit", False), ("retrieval+calibration", "retrieval", True)):
+        started = time.monotonic()
+        vector, _, report = stages[start]
+        stages[row] = (vector, calibrate(checkpoint, reference, vector, rhythm), report)
+        seconds[row] = seconds[start] + time.monotonic() - started
     rows = []
     heads: dict[bytes, np.ndarray] = {}  # the calibrated rows share their vector with an uncalibrated one
     for row in STAGE_ROWS:
@@ -85,11 +86,9 @@ def pose_stage_rows(checkpoint: Checkpoint, reference: Reference, new_mel: torch
         key = vector.cpu().numpy().tobytes()
         if key not in heads:
             heads[key] = generate_motion(checkpoint, new_mel, new_phonetic, seed, vector[None]).head
-        head = calibration.apply(heads[key]) if row.endswith("calibration") else heads[key]
-        comparison = compare_pose(head, reference.clip.head, MODEL_FPS)
+        comparison = compare_pose(calibration.apply(heads[key], MODEL_FPS), reference.clip.head, MODEL_FPS)
         rows.append({"stage": row, "seconds": seconds[row], "distance_ratio": report["distance_ratio"],
-                     "calibration": calibration.to_report() if row.endswith("calibration") else
-                     PoseCalibration.identity().to_report(), **comparison.to_dict()})
+                     "calibration": calibration.to_report(), **comparison.to_dict()})
     return rows
 
 
@@ -117,7 +116,7 @@ def format_pose_table(rows: list[dict]) -> str:
                          f"{np.mean([r['seconds'] for r in group]):>8.2f}")
     lines += ["", "Per reference at 10 s (amplitude ratio per axis; rhythm: reference -> generated Hz):"]
     for r in rows:
-        if r["reference_s"] == 10.0 and r["stage"] in ("retrieval", "fit", "fit+calibration"):
+        if r["reference_s"] == 10.0 and r["stage"] in ("retrieval", "fit", "fit+amplitude", "fit+calibration"):
             lines.append(f"  {r['speaker']:<18} {r['habit']:<38} {r['stage']:<16} "
                          + " / ".join(f"{x:.2f}" for x in r["amplitude_ratio"])
                          + f"  {r['axis']} {r['reference_hz']:.2f} -> {r['generated_hz']:.2f} Hz"

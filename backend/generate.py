@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from backend.adaptation.pose_calibration import PoseCalibration
 from backend.checkpoints import Checkpoint, load_checkpoint
 from backend.clips import MotionClip, resample_clip
 from backend.devices import select_device
@@ -112,7 +113,7 @@ def generate_clip(audio_path: str | Path, checkpoint: Checkpoint | str | Path | 
     fps = canonical_fps(fps)
     if not isinstance(checkpoint, Checkpoint):
         checkpoint = load_checkpoint(checkpoint, select_device(device))
-    expression_style, style_pose, eyes = None, None, EyeStyle()
+    expression_style, style_pose, calibration, eyes = None, None, None, EyeStyle()
     if style is not None:
         style = style if isinstance(style, Style) else load_style(style, checkpoint)
         checkpoint, expression_style, style_pose = apply_style(checkpoint, style, expression_strength, pose_strength)
@@ -134,7 +135,9 @@ def generate_clip(audio_path: str | Path, checkpoint: Checkpoint | str | Path | 
         phones = phone_frames(timeline, n_frames)
     # a named training pose style wins over the style's own
     pose = style_pose if style_pose is not None and pose_style is None else pose_style_vector(checkpoint, pose_style)
-    motion = generate_motion(checkpoint, mel, phones, seed, pose, expression_style,
+    if style_pose is not None and pose_style is None:
+        calibration = style.pose_calibration.at_strength(pose_strength)
+    motion = generate_motion(checkpoint, mel, phones, seed, pose, expression_style, pose_calibration=calibration,
                              progress=lambda f, m: report(0.4 + 0.6 * f if phones is not None else 0.1 + 0.9 * f, m))
     clip = MotionClip(fps=_MODEL_FPS, expression=motion.expression, expression_names=checkpoint.channel_names,
                       jaw=motion.jaw, head=motion.head)
@@ -195,11 +198,12 @@ def pose_style_vector(checkpoint: Checkpoint, style: str | int | None) -> Tensor
 @torch.inference_mode()
 def generate_motion(checkpoint: Checkpoint, mel: Tensor, phonetic: Tensor | None, seed: int, pose_style: Tensor,
                     expression_style: Tensor | None = None, plan: ChunkPlan | None = None,
-                    progress: Progress | None = None) -> Motion:
+                    progress: Progress | None = None, pose_calibration: PoseCalibration | None = None) -> Motion:
     """Motion at 25 fps for mel [T, 4, 80] and phonetic [T, 40] (None: mel only).
 
     pose_style [1, S] is PoseGPT's style vector; expression_style [1, S'] the expression model's (None: the average
-    style). The same inputs and seed give the same motion.
+    style); pose_calibration a style's head calibration (backend/adaptation/pose_calibration.py), applied to the
+    whole head track. The same inputs and seed give the same motion.
     """
     models = checkpoint.models
     plan = plan or ChunkPlan.for_checkpoint(checkpoint)
@@ -212,7 +216,10 @@ def generate_motion(checkpoint: Checkpoint, mel: Tensor, phonetic: Tensor | None
     if phonetic is not None:  # the lips close on every P, B, M fed in (backend/lip_closure.py)
         expression, jaw = close_bilabials(expression, jaw, phonetic.cpu().numpy(), checkpoint.channel_names,
                                           _MODEL_FPS)
-    return Motion(expression, jaw, head[:len(mel)].cpu().numpy())
+    head = head[:len(mel)].cpu().numpy()
+    if pose_calibration is not None:
+        head = pose_calibration.apply(head, _MODEL_FPS)
+    return Motion(expression, jaw, head)
 
 
 def crossfade_windows(n_frames: int, chunk: int, overlap: int) -> list[tuple[int, int]]:

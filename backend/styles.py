@@ -2,7 +2,7 @@
 
 Tensors: `adapter.<name>` the MoLoRA tensors of the expression model (names as in its state dict), `head.<name>`
 the output head when the reference's channels are not the checkpoint's, `expression_style` [S] and `pose_style`
-[S'] (PoseGPT's style vector), `pose_gain` [3] and `pose_offset` [3] (the per-axis head calibration,
+[S'] (PoseGPT's style vector), `pose_gain` [3], `pose_offset` [3] and `pose_response` [3, F] (the per-axis head calibration,
 backend/adaptation/pose_calibration.py; format 2 on, a format-1 file reads as no calibration). Metadata (strings): `format` ("adamesh-style/2"), `checkpoint_hash` (of the
 checkpoint the style was adapted on: a style only fits that one), `channel_names`, `head_rank`, `name`,
 `reference_seconds`, `created` (ISO 8601, UTC), `eyes` (blink rate and duration, gaze spread), `retrieval` (how the
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from torch import Tensor
 
-from backend.adaptation.pose_calibration import PoseCalibration, fold_into_decoder
+from backend.adaptation.pose_calibration import RESPONSE_BINS, PoseCalibration
 from backend.checkpoints import Checkpoint
 from backend.errors import AdaMeshError
 from backend.eyes import EyeStyle
@@ -80,7 +80,8 @@ def save_style(path: str | Path, style: Style) -> None:
     tensors = {f"{_ADAPTER}{k}": v for k, v in style.adapter.items()}
     tensors |= {f"{_HEAD}{k}": v for k, v in style.head.items()}
     tensors |= {"expression_style": style.expression_style, "pose_style": style.pose_style,
-                "pose_gain": style.pose_calibration.gain, "pose_offset": style.pose_calibration.offset}
+                "pose_gain": style.pose_calibration.gain, "pose_offset": style.pose_calibration.offset,
+                "pose_response": style.pose_calibration.response}
     metadata = {
         "format": STYLE_FORMAT,
         "checkpoint_hash": style.checkpoint_hash,
@@ -126,13 +127,15 @@ def load_style(path: str | Path, checkpoint: Checkpoint | None = None) -> Style:
 
 
 def _pose_calibration(tensors: dict[str, Tensor]) -> PoseCalibration:
-    if "pose_gain" not in tensors and "pose_offset" not in tensors:  # format 1
+    names = ("pose_gain", "pose_offset", "pose_response")
+    if not any(name in tensors for name in names):  # format 1
         return PoseCalibration.identity()
-    gain, offset = tensors["pose_gain"], tensors["pose_offset"]
-    if gain.shape != (3,) or offset.shape != (3,) or not (gain.isfinite().all() and offset.isfinite().all()):
-        raise ValueError(f"pose calibration of shapes {tuple(gain.shape)}, {tuple(offset.shape)} (need 3 finite "
-                         "values each)")
-    return PoseCalibration(gain.float(), offset.float())
+    gain, offset, response = (tensors[name] for name in names)
+    shapes = (gain.shape, offset.shape, response.shape)
+    if shapes != ((3,), (3,), (3, RESPONSE_BINS)) or not all(t.isfinite().all() for t in (gain, offset, response)):
+        raise ValueError(f"pose calibration of shapes {[tuple(x) for x in shapes]} (need finite [3], [3], "
+                         f"[3, {RESPONSE_BINS}])")
+    return PoseCalibration(gain.float(), offset.float(), response.float())
 
 
 def check_style_fits(style: Style, checkpoint: Checkpoint, where: str | Path = "the style") -> None:
@@ -155,8 +158,8 @@ def apply_style(checkpoint: Checkpoint, style: Style, expression_strength: float
 
     Strength 0 gives the base (adapters off, the average expression style, the default pose blend), 1 the style,
     above 1 exaggerates it (up to MAX_STRENGTH): the adapters are scaled by the expression strength and the
-    expression style vector with them; the pose vector moves from the default blend by the pose strength, and the
-    pose calibration from none by the same strength (folded into the copy's VQ-VAE decoder).
+    expression style vector with them; the pose vector moves from the default blend by the pose strength (and the
+    pose calibration, which generation applies, from none: `style.pose_calibration.at_strength`).
     The given checkpoint is not changed.
     """
     from backend.generate import pose_style_vector
@@ -182,7 +185,6 @@ def apply_style(checkpoint: Checkpoint, style: Style, expression_strength: float
     set_molora_scale(expression, expression_strength)
     default_pose = pose_style_vector(checkpoint, None)
     pose = default_pose + pose_strength * (style.pose_style.to(device)[None] - default_pose)
-    fold_into_decoder(models.pose_vqvae, style.pose_calibration.at_strength(pose_strength))
     styled = dataclasses.replace(checkpoint, models=models.eval(), channel_names=style.channel_names)
     return styled, expression_strength * style.expression_style.to(device)[None], pose
 

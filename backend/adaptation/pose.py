@@ -5,8 +5,8 @@ Stages, each starting from the one before (`adapt_pose`; `bench adapt` measures 
     blend+refine   that blend refined briefly when the reference is unlike every style (below)
     fit            PoseGPT's style vector fitted freely to the reference's own pose codes, PoseGPT frozen, with
                    early stopping on a held-out tail of the codes (`fit_style`)
-    calibration    per-axis amplitude gain and offset measured against what the fitted model generates on the
-                   reference's speech (pose_calibration.py)
+    calibration    per-axis rhythm filter, amplitude gain and offset, measured against what the fitted model
+                   generates on the reference's speech (pose_calibration.py)
 
 The reference's semantic-aware pose style matrix (backend/models/style_matrix.py) is compared with the checkpoint's
 style bank; the nearest training styles are blended by inverse distance (AdaMesh returns only the nearest). When
@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from backend.adaptation.pose_calibration import CALIBRATION_SEEDS, PoseCalibration, measure_calibration
-from backend.adaptation.reference import Reference
+from backend.adaptation.reference import MODEL_FPS, Reference
 from backend.checkpoints import Checkpoint
 from backend.models.pose_gpt import pool_to_code_rate
 from backend.models.style_matrix import PoseStyleMatrix, blend_weights, build_style_matrix, retrieve, style_similarity
@@ -172,8 +172,9 @@ def fit_style(gpt, start: Tensor, audio: Tensor, codes: Tensor, settings: FitSet
                          "code_loss_start": first_holdout, "code_loss_best": best, "train_code_loss_start": first_train}
 
 
-def calibrate(checkpoint: Checkpoint, reference: Reference, vector: Tensor) -> PoseCalibration:
-    """The per-axis gain and offset of the learnt style on the reference's own speech (pose_calibration.py)."""
+def calibrate(checkpoint: Checkpoint, reference: Reference, vector: Tensor, rhythm: bool = True) -> PoseCalibration:
+    """The calibration of the learnt style on the reference's own speech (pose_calibration.py); `rhythm` False
+    measures the amplitude gain and offset alone."""
     from backend.generate import ChunkPlan, head_motion
 
     device = checkpoint.audio_centroids.device
@@ -182,7 +183,7 @@ def calibrate(checkpoint: Checkpoint, reference: Reference, vector: Tensor) -> P
     with torch.inference_mode():
         generated = [head_motion(checkpoint, features, vector[None].to(device), seed, plan, None)
                      [:reference.n_frames].cpu().numpy() for seed in range(CALIBRATION_SEEDS)]
-    return measure_calibration(generated, reference.clip.head)
+    return measure_calibration(generated, reference.clip.head, MODEL_FPS, rhythm)
 
 
 def refine_style(gpt, start: Tensor, audio: Tensor, codes: Tensor) -> tuple[Tensor, float, float]:

@@ -1,19 +1,21 @@
-"""The last, explicit step of pose adaptation: a per-axis amplitude gain and offset measured against the learnt part.
+"""The last, explicit step of pose adaptation: per-axis amplitude, offset and rhythm, measured against the learnt part.
 
 After retrieval and fitting have chosen PoseGPT's style vector, the learnt model generates head motion on the
-reference's own speech (CALIBRATION_SEEDS draws). Its spread and mean per axis are compared with the reference's:
+reference's own speech (CALIBRATION_SEEDS draws), and per axis a is compared with the reference:
 
-    gain[a]   = std(reference[a]) / std(generated[a])        clipped to GAIN_RANGE
-    offset[a] = mean(reference[a]) - gain[a] * mean(generated[a])     (radians)
+- rhythm: a zero-phase filter over the head-rhythm band (RHYTHM_BAND_HZ) whose amplitude response is the ratio of
+  the reference's power spectrum to the generated one's, both smoothed over SMOOTHING_HZ, scaled so that it leaves
+  the generated spread unchanged and clipped to RESPONSE_RANGE. It moves energy to the frequencies
+  where the reference has its rhythm and the learnt model too little, and away from where it has too much; outside
+  the band (the mean, slow drift, fast jitter) it passes everything unchanged;
+- amplitude: gain[a] = std(reference[a]) / std(filtered generated[a]), clipped to GAIN_RANGE;
+- offset[a] = mean(reference[a]) - gain[a] * mean(generated[a]), radians: a held habit (a head tilted to one side),
+  which no code sequence of a prior trained on centred motion keeps.
 
-and generation then outputs gain * head + offset on every axis. The gain carries what the learnt part misses of
-the reference's amplitude (the VQ-VAE's codebook and PoseGPT's prior pull towards motion they were trained on);
-the offset carries a held habit (a head tilted to one side), which no code sequence of a zero-mean prior keeps. The
-rhythm is the learnt part's alone: nothing here moves it. `bench adapt` reports each stage with and without this
-step, so how much it adds is measured rather than assumed.
-
-The map is exact and cheap to apply: it is folded into the VQ-VAE decoder's last convolution of the styled copy of
-the models (`fold_into_decoder`), so generation runs unchanged.
+Generation then outputs gain * filter(head) + offset on every axis (`PoseCalibration.apply`, after decoding). The
+learnt part supplies the motion itself (its timing against the speech, its shapes); this step corrects its
+amplitude, mean and spectral balance. `bench adapt` reports each pose stage with and without it, so what it adds
+is measured rather than assumed.
 """
 
 from __future__ import annotations
@@ -22,50 +24,97 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.ndimage import gaussian_filter1d
 from torch import Tensor
 
-CALIBRATION_SEEDS = 3  # generations on the reference's speech averaged: one draw's spread varies by ~10 %
-GAIN_RANGE = (0.25, 4.0)  # beyond this the learnt part is too far from the reference for a gain to be a correction
+from backend.adaptation.pose_rhythm import RHYTHM_BAND_HZ
+
+CALIBRATION_SEEDS = 3  # generations on the reference's speech averaged: one draw's spectrum is noisy
+GAIN_RANGE = (0.2, 5.0)  # beyond this the learnt part is too far from the reference for a gain to be a correction
+RESPONSE_STEP_HZ = 0.05  # the rhythm filter's frequency grid, from 0 to RHYTHM_BAND_HZ[1]
+RESPONSE_BINS = int(round(RHYTHM_BAND_HZ[1] / RESPONSE_STEP_HZ)) + 1
+RESPONSE_RANGE = (1 / 6, 6.0)  # amplitude response: at most ~16 dB of reshaping either way
+SMOOTHING_HZ = 0.05  # finer than a 10 s reference resolves (0.1 Hz): keeps the boost on its rhythm, not beside it
+_PAD_S = 4.0  # reflected at both ends before filtering, so the clip's edges do not wrap around
 
 
 @dataclass(frozen=True)
 class PoseCalibration:
     gain: Tensor  # [3] per axis (nod x, turn y, tilt z)
     offset: Tensor  # [3] radians
+    response: Tensor  # [3, RESPONSE_BINS] amplitude response of the rhythm filter on the grid 0, 0.05, ... Hz
 
     @classmethod
     def identity(cls) -> PoseCalibration:
-        return cls(torch.ones(3), torch.zeros(3))
+        return cls(torch.ones(3), torch.zeros(3), torch.ones(3, RESPONSE_BINS))
 
     def at_strength(self, strength: float) -> PoseCalibration:
         """Strength 0 is no calibration, 1 the measured one, above 1 extrapolates (as the style vector does)."""
-        return PoseCalibration(1.0 + strength * (self.gain - 1.0), strength * self.offset)
+        return PoseCalibration(1.0 + strength * (self.gain - 1.0), strength * self.offset,
+                               self.response.clamp_min(1e-6) ** strength)
 
-    def apply(self, head: np.ndarray) -> np.ndarray:
-        """head [T, 3] radians -> calibrated head."""
-        return head * self.gain.numpy() + self.offset.numpy()
+    def without_rhythm(self) -> PoseCalibration:
+        return PoseCalibration(self.gain, self.offset, torch.ones_like(self.response))
+
+    def apply(self, head: np.ndarray, fps: float) -> np.ndarray:
+        """head [T, 3] radians at `fps` -> calibrated head (float32)."""
+        filtered = rhythm_filter(np.asarray(head, np.float64), fps, self.response.double().numpy())
+        return (filtered * self.gain.double().numpy() + self.offset.double().numpy()).astype(np.float32)
 
     def to_report(self) -> dict:
+        grid = np.arange(RESPONSE_BINS) * RESPONSE_STEP_HZ
+        peaks = [float(grid[int(np.argmax(r))]) for r in self.response.numpy()]
         return {"gain": [round(float(g), 4) for g in self.gain],
-                "offset_deg": [round(float(np.degrees(o)), 3) for o in self.offset]}
+                "offset_deg": [round(float(np.degrees(o)), 3) for o in self.offset],
+                "rhythm_boost_hz": peaks, "rhythm_boost": [round(float(r.max()), 3) for r in self.response]}
 
 
-def measure_calibration(generated: list[np.ndarray], reference: np.ndarray) -> PoseCalibration:
+def rhythm_filter(head: np.ndarray, fps: float, response: np.ndarray) -> np.ndarray:
+    """Zero-phase filtering of head [T, 3] by the per-axis amplitude response [3, RESPONSE_BINS] (1 off the grid)."""
+    if np.all(response == 1.0) or len(head) < 2:
+        return head
+    pad = min(len(head) - 1, int(round(_PAD_S * fps)))
+    padded = np.concatenate([head[pad:0:-1], head, head[-2:-pad - 2:-1]]) if pad > 0 else head
+    spectrum = np.fft.rfft(padded, axis=0)
+    frequencies = np.fft.rfftfreq(len(padded), 1.0 / fps)
+    grid = np.arange(RESPONSE_BINS) * RESPONSE_STEP_HZ
+    gains = np.stack([np.interp(frequencies, grid, r, right=1.0) for r in response], axis=1)
+    return np.fft.irfft(spectrum * gains, len(padded), axis=0)[pad:pad + len(head)]
+
+
+def _band_power(head: np.ndarray, fps: float) -> np.ndarray:
+    """Smoothed power spectrum [3, RESPONSE_BINS] of each axis on the response grid (trend removed, Hann window)."""
+    x = np.asarray(head, np.float64)
+    t = np.arange(len(x))
+    x = x - np.stack([np.polyval(np.polyfit(t, x[:, a], 1), t) for a in range(3)], axis=1)
+    window = np.hanning(len(x))[:, None]
+    n_fft = max(len(x), int(np.ceil(fps / RESPONSE_STEP_HZ)))
+    power = np.abs(np.fft.rfft(x * window, n_fft, axis=0)) ** 2
+    frequencies = np.fft.rfftfreq(n_fft, 1.0 / fps)
+    smoothed = gaussian_filter1d(power, SMOOTHING_HZ / (frequencies[1] - frequencies[0]), axis=0, mode="nearest")
+    grid = np.arange(RESPONSE_BINS) * RESPONSE_STEP_HZ
+    return np.stack([np.interp(grid, frequencies, smoothed[:, a]) for a in range(3)])
+
+
+def measure_calibration(generated: list[np.ndarray], reference: np.ndarray, fps: float,
+                        rhythm: bool = True) -> PoseCalibration:
     """The calibration from generations [T, 3] on the reference's speech and the reference's head [T, 3]."""
-    stacked = np.stack([np.asarray(g, np.float64) for g in generated])  # [N, T, 3]
-    generated_std = stacked.std(axis=1).mean(axis=0)
-    generated_mean = stacked.mean(axis=(0, 1))
+    generated = [np.asarray(g, np.float64) for g in generated]
     reference = np.asarray(reference, np.float64)
+    response = np.ones((3, RESPONSE_BINS))
+    if rhythm:
+        grid = np.arange(RESPONSE_BINS) * RESPONSE_STEP_HZ
+        band = grid >= RHYTHM_BAND_HZ[0]
+        generated_power = np.mean([_band_power(g, fps) for g in generated], axis=0)
+        # the power ratio as the amplitude response (its square root would match the spectra exactly): a 10 s
+        # window spreads a pure rhythm over +-0.2 Hz, and the square narrows the boost back onto its peak
+        ratio = _band_power(reference, fps) / np.maximum(generated_power, 1e-12)
+        # scaled so that the generated motion keeps its energy within the band: the gain alone sets the size
+        level = np.sqrt((generated_power[:, band] * ratio[:, band] ** 2).sum(1) / generated_power[:, band].sum(1))
+        response[:, band] = np.clip(ratio[:, band] / np.maximum(level[:, None], 1e-12), *RESPONSE_RANGE)
+    filtered = [rhythm_filter(g, fps, response) for g in generated]
+    generated_std = np.mean([f.std(axis=0) for f in filtered], axis=0)
     gain = np.clip(reference.std(axis=0) / np.maximum(generated_std, 1e-6), *GAIN_RANGE)
-    offset = reference.mean(axis=0) - gain * generated_mean
-    return PoseCalibration(torch.tensor(gain, dtype=torch.float32), torch.tensor(offset, dtype=torch.float32))
-
-
-@torch.no_grad()
-def fold_into_decoder(vqvae, calibration: PoseCalibration) -> None:
-    """Make `vqvae` decode gain * pose + offset (its last convolution outputs pose / pose_scale per axis)."""
-    last = vqvae.decoder[-1]
-    gain = calibration.gain.to(last.weight.device, last.weight.dtype)
-    offset = calibration.offset.to(last.weight.device, last.weight.dtype)
-    last.weight.mul_(gain[:, None, None])
-    last.bias.mul_(gain).add_(offset / vqvae.config.pose_scale)
+    offset = reference.mean(axis=0) - gain * np.mean([g.mean(axis=0) for g in generated], axis=0)
+    return PoseCalibration(torch.tensor(gain, dtype=torch.float32), torch.tensor(offset, dtype=torch.float32),
+                           torch.tensor(response, dtype=torch.float32))
