@@ -12,6 +12,7 @@ from pathlib import Path
 
 from backend.errors import AdaMeshError
 from backend.model_cli import add_model_commands
+from backend.tracking.cli import add_track_command
 
 
 def run_synth(args: argparse.Namespace) -> None:
@@ -133,6 +134,7 @@ then:   python -m backend train --data DIR --out model.safetensors""")
     plot.add_argument("--out", required=True, help="image to write (.png)")
     plot.set_defaults(run=run_plot)
     add_model_commands(commands)
+    add_track_command(commands)
 
     worker = commands.add_parser("worker", help="serve the Blender add-on: JSON-line requests on stdin, events on stdout")
     worker.set_defaults(run=run_worker)

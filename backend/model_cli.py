@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from backend.devices import DEVICES
+from backend.errors import AdaMeshError
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -82,6 +83,24 @@ def run_adapt(args: argparse.Namespace) -> None:
     def show(fraction: float, message: str) -> None:
         print(f"\radapt {fraction:4.0%} {message:<70}", end="", file=sys.stderr, flush=True)
 
+    if args.video:
+        if args.audio or args.motion:
+            raise AdaMeshError("give either --video or --audio with --motion, not both")
+        from backend.tracking.adapt_video import adapt_from_video
+
+        try:
+            style, notes = adapt_from_video(args.video, args.out, progress=show, checkpoint=args.checkpoint,
+                                            steps=args.steps, device=args.device, phonetic=args.phonetic,
+                                            transcript=args.transcript, name=args.name or Path(args.out).stem,
+                                            seed=args.seed)
+        finally:
+            print(file=sys.stderr)
+        print(f"wrote {args.out}: {describe(style)}")
+        for note in notes:
+            print(f"note: {note}")
+        return
+    if not (args.audio and args.motion):
+        raise AdaMeshError("adapt needs --audio and --motion (speech and its facial motion), or --video")
     try:
         style = adapt_style(args.audio, args.motion, args.out, args.checkpoint, steps=args.steps, device=args.device,
                             tracker=args.tracker, motion_fps=args.motion_fps, audio_start=args.audio_start,
@@ -146,8 +165,10 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
     generate.set_defaults(run=run_generate)
 
     adapt = commands.add_parser("adapt", help="learn a talking style from a reference (speech + facial motion)")
-    adapt.add_argument("--audio", required=True, help="the reference's speech (audio or video file)")
-    adapt.add_argument("--motion", required=True, help="its facial motion: a motion clip (.npz) or a tracker file")
+    adapt.add_argument("--audio", help="the reference's speech (audio or video file)")
+    adapt.add_argument("--motion", help="its facial motion: a motion clip (.npz) or a tracker file")
+    adapt.add_argument("--video", help="instead of --audio and --motion: a video of the person talking (the face is "
+                                       "tracked offline, the speech is its sound track)")
     adapt.add_argument("--tracker", choices=("vhap", "deca", "smirk"), help="the motion is this tracker's output")
     adapt.add_argument("--motion-fps", type=float, help="frame rate of the tracked video (trackers store none)")
     adapt.add_argument("--audio-start", type=float, default=0.0, help="where the reference starts in the audio (s)")

@@ -10,7 +10,6 @@ Points are in pixels of the upright frame: x right, y down, z depth towards the 
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -42,17 +41,17 @@ def load_face_mesh():
     """The mediapipe module, or TrackerMissingError saying how to install it."""
     os.environ.setdefault("GLOG_minloglevel", "2")  # the graph's start-up chatter belongs to no user
     try:
-        with contextlib.redirect_stderr(None):
-            from mediapipe.python.solutions import face_mesh
+        from mediapipe.python.solutions import face_mesh
     except ImportError as error:
         raise TrackerMissingError(f"tracking a video needs mediapipe 0.10.21 ({error}); {INSTALL_HINT}") from None
     return face_mesh
 
 
-def track_faces(frames: Iterable[np.ndarray]) -> Iterator[FaceFrame]:
-    """Landmarks of the largest face in each RGB frame, in video mode (the mesh follows the face across frames)."""
+def track_faces(frames: Iterable[np.ndarray], still: bool = False) -> Iterator[FaceFrame]:
+    """Landmarks of the largest face in each RGB frame; in video mode (the mesh follows the face across frames)
+    unless `still` (every frame detected afresh: unrelated pictures)."""
     face_mesh = load_face_mesh()
-    with face_mesh.FaceMesh(static_image_mode=False, max_num_faces=MAX_FACES, refine_landmarks=True,
+    with face_mesh.FaceMesh(static_image_mode=still, max_num_faces=MAX_FACES, refine_landmarks=True,
                             min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
         for picture in frames:
             yield _largest_face(mesh.process(picture), picture.shape[1], picture.shape[0])

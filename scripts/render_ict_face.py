@@ -1,7 +1,7 @@
 """Render the ICT head (assets/ict-face) speaking with known motion to PNG frames, in the bpy module (Workbench).
 
-Run as a subprocess (`python tests/face_render.py SPEC.npz OUT_DIR`), so the tests that track the frames never
-load bpy and mediapipe into one process. SPEC.npz holds:
+Run as a subprocess (`python scripts/render_ict_face.py SPEC.npz OUT_DIR`), so the tracker and its tests never
+load bpy and mediapipe into one process (the tests and scripts/make_tracking_template.py use it). SPEC.npz holds:
   weights  float32 [T, 53]  ICT shape weights per frame (the face's expression_names order)
   head     float32 [T, 3]   head rotation, axis-angle in the clip's axes (+X subject's left, +Y up, +Z forward)
   size     int [2]          width, height;  optional `offset` float32 [T, 2]: the head's shift in metres (x, up)
