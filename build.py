@@ -34,7 +34,7 @@ STAMP = VENV / ".adamesh-requirements.sha256"
 PYTHON_VERSION = (3, 11)
 
 # Debian packages of the synthetic corpus's speech engines: libespeak-ng for phoneme-timed formant speech,
-# Festival and three voices built from real recordings (DESIGN.md section 6).
+# Festival and three voices built from real recordings (docs/architecture.md section 6).
 SYSTEM_PACKAGES = {
     "espeak-ng": "espeak-ng",
     "libespeak-ng1": "libespeak-ng1",

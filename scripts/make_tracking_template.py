@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backend.clips.rotations import axis_angle_to_matrix, matrix_to_axis_angle  # noqa: E402
-from backend.files import write_atomically  # noqa: E402
+from backend.core.files import write_atomically  # noqa: E402
 from backend.tracking.correspondence import RIGID_POINTS  # noqa: E402
 from backend.tracking.head_pose import camera_to_head_axes  # noqa: E402
 from backend.tracking.ict_face import load_ict_face  # noqa: E402

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from backend.adaptation.adapt_options import AdaptOptions
 from backend.clips import save_clip
 from backend.tracking.errors import VideoError
 from backend.tracking.track import track_video
@@ -15,11 +17,11 @@ Progress = Callable[[float, str], None]
 _TRACK_SHARE = 0.3  # of the progress bar
 
 
-def adapt_from_video(video: str | os.PathLike, out: str | os.PathLike | None, progress: Progress | None = None,
-                     cancel: Callable[[], bool] | None = None, **adapt_options):
-    """The style learnt from `video` (its face and its sound); adapt_options go to adapt_style. Returns (style,
-    notes)."""
-    from backend.adapt import adapt_style
+def adapt_from_video(video: str | os.PathLike, out: str | os.PathLike | None, options: AdaptOptions = AdaptOptions(),
+                     checkpoint=None, progress: Progress | None = None, cancel: Callable[[], bool] | None = None):
+    """The style learnt from `video` (its face and its sound), as adapt_style with `options` (its audio range is the
+    stretch the face was tracked over). Returns (style, notes)."""
+    from backend.adaptation.adapt_style import adapt_style
 
     def tracking(fraction: float, message: str) -> None:
         if progress is not None:
@@ -36,6 +38,6 @@ def adapt_from_video(video: str | os.PathLike, out: str | os.PathLike | None, pr
     with tempfile.TemporaryDirectory(prefix="adamesh-video-") as folder:
         motion = Path(folder) / "tracked.npz"
         save_clip(tracked.clip, motion)
-        style = adapt_style(video, motion, out, audio_start=tracked.start, audio_end=tracked.stop,
-                            progress=adapting, cancel=cancel, **adapt_options)
+        options = dataclasses.replace(options, audio_start=tracked.start, audio_end=tracked.stop)
+        style = adapt_style(video, motion, out, options, checkpoint, progress=adapting, cancel=cancel)
     return style, tracked.notes

@@ -6,7 +6,7 @@ import numpy as np
 
 from backend.clips import MotionClip
 from backend.clips.rotations import matrix_to_axis_angle
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
 from backend.tracking.ict_channels import JAW_OPEN_RADIANS, JAW_SHAPE, channel_weights
 
 

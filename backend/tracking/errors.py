@@ -1,6 +1,6 @@
 """The tracker's error: a video it cannot turn into facial motion, with the reason a person can act on."""
 
-from backend.errors import AdaMeshError
+from backend.core.errors import AdaMeshError
 
 
 class VideoError(AdaMeshError):

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.errors import AdaMeshError
-from backend.synth.channels import CHANNELS
+from backend.core.errors import AdaMeshError
+from backend.core.channels import CHANNELS
 from backend.tracking.correspondence import EXTRA, FITTED, RIGID, SUBNASALE, landmarks68
 from backend.tracking.ict_channels import JAW_SHAPE, ict_names_of
 from backend.tracking.ict_face import load_ict_face

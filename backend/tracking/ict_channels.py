@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
 
 JAW_OPEN_RADIANS = 0.35  # the clip's jaw angle (rad, about +X) at which an ARKit rig's jawOpen reads 1
 JAW_SHAPE = "jawOpen"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.errors import AdaMeshError
+from backend.core.errors import AdaMeshError
 
 ASSET = Path(__file__).resolve().parents[2] / "assets" / "ict-face" / "ict_face.npz"
 FORMAT = "adamesh-ict-face/1"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.errors import AdaMeshError
+from backend.core.errors import AdaMeshError
 
 N_POINTS = 478
 MAX_FACES = 4  # enough to notice other people in the picture and pick the main speaker

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
 from backend.tracking.video import VideoInfo, read_frames
 
 _SHOWN_FRAMES = 4
@@ -20,7 +20,7 @@ def plot_tracking(info: VideoInfo, tracked, out: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from backend.files import write_atomically
+    from backend.core.files import write_atomically
 
     clip, fps = tracked.clip, tracked.clip.fps
     first = int(round(tracked.start * fps))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.clips import MotionClip, save_clip
-from backend.errors import AdaMeshError
+from backend.core.errors import AdaMeshError
 from backend.tracking.channels import clip_from_fit
 from backend.tracking.errors import VideoError
 from backend.tracking.expression_fit import fit_face

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from adamesh_blender.client import BackendError
-from backend.checkpoints import DEFAULT_CHECKPOINT
-from backend.styles import load_style
+from backend.inference.style_files import load_style
+from backend.models.checkpoint_file import DEFAULT_CHECKPOINT
 
 from .conftest import CodeOnLoad, adapt_request, assert_nothing_left, generate_request
 
