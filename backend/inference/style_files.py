@@ -24,6 +24,7 @@ from pathlib import Path
 from torch import Tensor
 
 from backend.core.errors import AdaMeshError
+from backend.core.format_tags import check_format_tag
 from backend.eyes.eye_motion import EyeStyle
 from backend.inference.pose_styles import pose_style_vector
 from backend.models.checkpoint_file import Checkpoint
@@ -97,7 +98,7 @@ def load_style(path: str | Path, checkpoint: Checkpoint | None = None) -> Style:
     """Read a style file; with a checkpoint, also check that the style was made for it."""
     path = Path(path)
     tensors, metadata = read_tensors(path, "style file", StyleError)
-    _check_format(path, metadata.get("format"))
+    check_format_tag(path, metadata.get("format"), STYLE_FORMAT, "style file", "Adapt Style", StyleError)
     try:
         style = Style(
             adapter={k[len(_ADAPTER):]: v for k, v in tensors.items() if k.startswith(_ADAPTER)},
@@ -166,17 +167,3 @@ def apply_style(checkpoint: Checkpoint, style: Style, expression_strength: float
     pose = default_pose + pose_strength * (style.pose_style.to(device)[None] - default_pose)
     styled = dataclasses.replace(checkpoint, models=models.eval(), channel_names=style.channel_names)
     return styled, expression_strength * style.expression_style.to(device)[None], pose
-
-
-def _check_format(path: Path, found: str | None) -> None:
-    if found == STYLE_FORMAT:
-        return
-    family, version = STYLE_FORMAT.split("/")
-    if found is None or found.partition("/")[0] != family:
-        what = f"holds {found!r}" if found else "has no AdaMesh style tag"
-        raise StyleError(f"{path} is not an AdaMesh style file (it {what}); give a file written by Adapt Style")
-    found_version = found.partition("/")[2]
-    if found_version.isdigit() and int(found_version) > int(version):
-        raise StyleError(f"{path} is a style of format {found}, made by a newer AdaMesh than this backend reads "
-                         f"({STYLE_FORMAT}); update the AdaMesh add-on (it brings the backend that reads it)")
-    raise StyleError(f"{path} has the unknown style format {found!r}; this backend reads {STYLE_FORMAT}")

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from backend.core.errors import AdaMeshError
+from backend.core.format_tags import check_format_tag
 from backend.models.adamesh import AdaMeshModels
 from backend.models.config import ModelConfig
 from backend.models.style_matrix import PoseStyleMatrix
@@ -87,7 +88,7 @@ def load_checkpoint(path: str | Path | None = None, device: str | torch.device =
     """Read a checkpoint (the starter when `path` is None) onto `device`, in eval mode."""
     path = resolve_checkpoint(path)
     tensors, metadata = read_tensors(path, "checkpoint", CheckpointError)
-    _check_format(path, metadata.get("format"))
+    check_format_tag(path, metadata.get("format"), CHECKPOINT_FORMAT, "checkpoint", "`python -m backend train`", CheckpointError)
     try:
         config = ModelConfig.from_json(metadata["config"])
         channel_names = tuple(json.loads(metadata["channel_names"]))
@@ -113,19 +114,3 @@ def load_checkpoint(path: str | Path | None = None, device: str | torch.device =
     return Checkpoint(models.to(device).eval(), channel_names, pose_styles,
                       PoseStyleMatrix(bank.means.to(device), bank.counts.to(device)), centroids.to(device),
                       metadata.get("corpus_hash", ""), training, fps, path.name)
-
-
-def _check_format(path: Path, found: str | None) -> None:
-    if found == CHECKPOINT_FORMAT:
-        return
-    family, version = CHECKPOINT_FORMAT.split("/")
-    if found is None or found.partition("/")[0] != family:
-        what = f"holds {found!r}" if found else "has no AdaMesh format tag"
-        raise CheckpointError(f"{path} is not an AdaMesh checkpoint (it {what}); give a file written by "
-                              "`python -m backend train`")
-    found_version = found.partition("/")[2]
-    if found_version.isdigit() and int(found_version) > int(version):
-        raise CheckpointError(f"{path} is a checkpoint of format {found}, newer than this backend reads "
-                              f"({CHECKPOINT_FORMAT}); update the AdaMesh add-on (it brings the backend that reads "
-                              "it)")
-    raise CheckpointError(f"{path} has the unknown checkpoint format {found!r}; this backend reads {CHECKPOINT_FORMAT}")

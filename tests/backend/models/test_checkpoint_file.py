@@ -85,7 +85,7 @@ def test_missing_empty_truncated_and_foreign_files(saved, tmp_path):
 
 def test_other_formats_are_refused_with_the_reason(saved):
     rewrite(saved, format="adamesh-checkpoint/2")
-    with pytest.raises(CheckpointError, match="newer than this backend reads.*update the AdaMesh add-on"):
+    with pytest.raises(CheckpointError, match="made by a newer AdaMesh than this backend reads.*update the AdaMesh add-on"):
         load_checkpoint(saved)
     rewrite(saved, format="adamesh-style/1")
     with pytest.raises(CheckpointError, match="not an AdaMesh checkpoint \\(it holds 'adamesh-style/1'\\)"):
