@@ -56,8 +56,8 @@ def build_head(name: str):
         for s, n in zip(starts[chosen], sizes[chosen]):
             colours[corners[s:s + n]] = colour
     for side in ("Left", "Right"):  # the iris sits behind the sclera's clear cornea: paint the cornea instead
-        iris = np.unique(np.concatenate([corners[s:s + n] for s, n in zip(
-            starts[material == material_names.index(f"M_Iris{side}")], sizes[material == material_names.index(f"M_Iris{side}")])]))
+        chosen = material == material_names.index(f"M_Iris{side}")
+        iris = np.unique(np.concatenate([corners[s:s + n] for s, n in zip(starts[chosen], sizes[chosen])]))
         centre, radius = face.neutral[iris].mean(axis=0), np.ptp(face.neutral[iris][:, 0]) / 2
         start, stop = parts[f"eyeball_{side.lower()}"]
         near = np.linalg.norm(face.neutral[start:stop, :2] - centre[:2], axis=1)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.core.errors import AdaMeshError
 from backend.core.channels import CHANNELS
+from backend.core.errors import AdaMeshError
 from backend.tracking.correspondence import EXTRA, FITTED, RIGID, SUBNASALE, landmarks68
 from backend.tracking.ict_channels import JAW_SHAPE, ict_names_of
 from backend.tracking.ict_face import load_ict_face
@@ -73,7 +73,8 @@ def load_face_model(template_path: str | Path = TEMPLATE) -> FaceModel:
         with np.load(template_path, allow_pickle=False) as arrays:
             template = model_points(arrays["template"]).astype(np.float32)
             views = model_points(arrays["view_templates"]).astype(np.float32)
-            view_yaw, view_pitch = arrays["view_yaw_deg"].astype(np.float64), arrays["view_pitch_deg"].astype(np.float64)
+            view_yaw = arrays["view_yaw_deg"].astype(np.float64)
+            view_pitch = arrays["view_pitch_deg"].astype(np.float64)
             nearest = arrays["nearest_vertex"].astype(np.int64)
             subnasale = arrays["template"][SUBNASALE, 1]
     except (OSError, KeyError, ValueError) as error:
