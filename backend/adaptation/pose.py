@@ -6,7 +6,7 @@ Stages, each starting from the one before (`adapt_pose`; `bench adapt` measures 
     fit            PoseGPT's style vector fitted freely to the reference's own pose codes, PoseGPT frozen, with
                    early stopping on a held-out tail of the codes (`fit_style`)
     calibration    per-axis rhythm filter, amplitude gain and offset, measured against what the fitted model
-                   generates on the reference's speech (pose_calibration.py)
+                   generates on the reference's speech (calibrate_pose.py)
 
 The reference's semantic-aware pose style matrix (backend/models/style_matrix.py) is compared with the checkpoint's
 style bank; the nearest training styles are blended by inverse distance (AdaMesh returns only the nearest). When
@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from backend.adaptation.pose_calibration import CALIBRATION_SEEDS, PoseCalibration, measure_calibration
-from backend.adaptation.reference import MODEL_FPS, Reference
-from backend.checkpoints import Checkpoint
+from backend.adaptation.calibrate_pose import CALIBRATION_SEEDS, measure_calibration
+from backend.adaptation.reference import Reference
+from backend.core.timebase import MODEL_FPS
+from backend.inference.pose_calibration import PoseCalibration
+from backend.models.checkpoint_file import Checkpoint
 from backend.models.pose_gpt import pool_to_code_rate
 from backend.models.style_matrix import PoseStyleMatrix, blend_weights, build_style_matrix, retrieve, style_similarity
 from backend.training.losses import code_loss
@@ -173,9 +175,10 @@ def fit_style(gpt, start: Tensor, audio: Tensor, codes: Tensor, settings: FitSet
 
 
 def calibrate(checkpoint: Checkpoint, reference: Reference, vector: Tensor, rhythm: bool = True) -> PoseCalibration:
-    """The calibration of the learnt style on the reference's own speech (pose_calibration.py); `rhythm` False
+    """The calibration of the learnt style on the reference's own speech (calibrate_pose.py); `rhythm` False
     measures the amplitude gain and offset alone."""
-    from backend.generate import ChunkPlan, head_motion
+    from backend.inference.chunking import ChunkPlan
+    from backend.inference.generation import head_motion
 
     device = checkpoint.audio_centroids.device
     features = pose_audio_features(checkpoint.models.expression, reference.mel.to(device))

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backend.inference.pose_calibration import RHYTHM_BAND_HZ
+
 AXES = ("nod", "turn", "tilt")  # rotation about x, y, z
-RHYTHM_BAND_HZ = (0.15, 3.0)  # slower is drift, faster is not head rhythm (the corpus low-passes above ~8 Hz)
 _FREQUENCY_STEP_HZ = 0.005  # spectrum grid after zero padding
 
 

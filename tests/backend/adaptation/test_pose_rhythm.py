@@ -1,0 +1,86 @@
+"""Head-motion style measures (amplitude per axis, dominant rhythm) and the pose calibration, on signals whose answer
+is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from backend.adaptation.calibrate_pose import measure_calibration
+from backend.adaptation.pose_rhythm import compare_pose, dominant_axis, dominant_rhythm, pose_amplitude, pose_offset
+from backend.inference.pose_calibration import RESPONSE_BINS, PoseCalibration, rhythm_filter
+
+FPS = 25.0
+
+
+def nodding(seconds: float, degrees: float, hz: float, rng: np.random.Generator, noise_deg: float = 0.3,
+            held_tilt_deg: float = 0.0) -> np.ndarray:
+    """A head [T, 3] nodding at `hz` over smooth noise on every axis, radians."""
+    from scipy.ndimage import gaussian_filter1d
+
+    t = np.arange(int(seconds * FPS)) / FPS
+    noise = gaussian_filter1d(rng.standard_normal((len(t), 3)), 0.3 * FPS, axis=0)
+    head = noise / noise.std(axis=0) * noise_deg
+    head[:, 0] += degrees * np.sin(2 * np.pi * hz * t + rng.uniform(0, 2 * np.pi))
+    head[:, 2] += held_tilt_deg
+    return np.radians(head)
+
+
+def test_a_sinusoid_gives_its_amplitude_and_frequency():
+    t = np.arange(int(10 * FPS)) / FPS
+    for hz in (0.3, 0.6, 1.7):
+        frequency, peak = dominant_rhythm(np.sin(2 * np.pi * hz * t) * 3.0, FPS)
+        assert abs(frequency - hz) < 0.02 and 2.6 < peak < 3.3
+    head = np.radians(np.stack([5.0 * np.sin(2 * np.pi * 0.6 * t), np.zeros_like(t), np.full_like(t, 4.0)], 1))
+    np.testing.assert_allclose(pose_amplitude(head), [5.0 / np.sqrt(2), 0.0, 0.0], atol=0.05)
+    np.testing.assert_allclose(pose_offset(head), [0.0, 0.0, 4.0], atol=0.05)
+    assert dominant_axis(head, FPS) == 0
+
+
+def test_compare_pose_reports_ratio_per_axis_and_rhythm_error():
+    rng = np.random.default_rng(0)
+    reference = nodding(10, 5.0, 0.6, rng)
+    generated = nodding(20, 2.5, 0.9, rng, noise_deg=0.6, held_tilt_deg=3.0)
+    comparison = compare_pose(generated, reference, FPS)
+    assert comparison.axis == 0 and abs(comparison.reference_hz - 0.6) < 0.03
+    assert abs(comparison.rhythm_error_hz - 0.3) < 0.05
+    assert 0.4 < comparison.amplitude_ratio[0] < 0.6 and 1.5 < comparison.amplitude_ratio[1] < 2.5
+    assert abs(comparison.offset_error_deg[2] - 3.0) < 0.5
+
+
+def test_the_calibration_brings_rhythm_amplitude_and_offset_to_the_reference_on_new_motion():
+    rng = np.random.default_rng(1)
+    reference = nodding(10, 5.0, 0.6, rng, held_tilt_deg=6.0)
+    # the learnt part: nods too small and too fast, an upright head
+    on_reference_speech = [nodding(10, 1.5, 0.9, rng, noise_deg=0.8) for _ in range(3)]
+    calibration = measure_calibration(on_reference_speech, reference, FPS)
+    new_speech = nodding(30, 1.5, 0.9, rng, noise_deg=0.8)
+    before = compare_pose(new_speech, reference, FPS)
+    after = compare_pose(calibration.apply(new_speech, FPS), reference, FPS)
+    assert abs(before.rhythm_error_hz) > 0.25 and before.amplitude_ratio[0] < 0.5
+    assert abs(after.rhythm_error_hz) < 0.1
+    assert all(0.75 < r < 1.3 for r in after.amplitude_ratio), after
+    assert abs(after.offset_error_deg[2]) < 0.5
+    without_rhythm = compare_pose(measure_calibration(on_reference_speech, reference, FPS, rhythm=False)
+                                  .apply(new_speech, FPS), reference, FPS)
+    assert abs(without_rhythm.rhythm_error_hz) > 0.25 and 0.75 < without_rhythm.amplitude_ratio[0] < 1.3
+
+
+def test_strength_zero_is_no_calibration_and_one_is_the_measured_one():
+    rng = np.random.default_rng(2)
+    calibration = PoseCalibration(torch.tensor([2.0, 0.5, 1.0]), torch.tensor([0.0, 0.1, -0.1]),
+                                  torch.rand(3, RESPONSE_BINS, generator=torch.Generator().manual_seed(0)) + 0.5)
+    head = nodding(8, 2.0, 0.7, rng).astype(np.float32)
+    np.testing.assert_allclose(calibration.at_strength(0.0).apply(head, FPS), head, atol=1e-6)
+    np.testing.assert_allclose(calibration.at_strength(1.0).apply(head, FPS), calibration.apply(head, FPS), atol=1e-6)
+    np.testing.assert_allclose(PoseCalibration.identity().apply(head, FPS), head, atol=1e-6)
+
+
+def test_the_rhythm_filter_passes_the_mean_and_keeps_the_length():
+    head = np.radians(np.full((137, 3), 4.0))
+    response = np.ones((3, RESPONSE_BINS))
+    response[:, 3:] = 3.0  # the rhythm band, from 0.15 Hz
+    np.testing.assert_allclose(rhythm_filter(head, FPS, response), head, atol=1e-9)
+    with pytest.raises(ValueError, match="at least 4 frames"):
+        dominant_rhythm(np.zeros(3), FPS)
