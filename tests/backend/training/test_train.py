@@ -16,6 +16,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from backend.core.channels import CHANNELS
+from backend.core.errors import AdaMeshError
 from backend.models.adamesh import AdaMeshModels
 from backend.models.checkpoint_file import load_checkpoint
 from backend.training.batches import PhoneticCorruption
@@ -94,6 +95,23 @@ def test_a_seed_gives_identical_weights(tiny_corpus, tiny_checkpoint, tmp_path):
     other = load_file(train(tiny_corpus, "tiny", tmp_path / "other.safetensors", device="cpu", seed=1))
     reference = load_file(tiny_checkpoint)
     assert not torch.equal(other["expression.jaw_head.weight"], reference["expression.jaw_head.weight"])
+
+
+def test_pose_stages_retrain_on_another_corpus_and_keep_the_expression_model_bit_for_bit(
+        tiny_corpus, heldout_corpus, tiny_checkpoint, tmp_path):
+    torch.set_num_threads(1)
+    out = train(heldout_corpus, "tiny", tmp_path / "pose.safetensors", device="cpu", seed=3, stages="pose",
+                base=tiny_checkpoint)
+    kept, retrained = load_file(tiny_checkpoint), load_file(out)
+    expression = [k for k in kept if k.startswith("expression.")]
+    assert expression and all(torch.equal(kept[k], retrained[k]) for k in expression)
+    assert not torch.equal(kept["pose_vqvae.quantizer.codebook"], retrained["pose_vqvae.quantizer.codebook"])
+    loaded = load_checkpoint(out)
+    assert [s.name for s in loaded.pose_styles] == [s.name for s in load_corpus_features(heldout_corpus).speakers]
+    assert loaded.training["pose_retrained"]["expression_from"] == tiny_checkpoint.name
+    assert set(loaded.training["stages"]) == {"expression", "pose_vqvae", "pose_gpt"}
+    with pytest.raises(AdaMeshError, match="--stages pose needs --from"):
+        train(heldout_corpus, "tiny", tmp_path / "x.safetensors", device="cpu", stages="pose")
 
 
 @pytest.mark.parametrize("stop_after", [15, 115], ids=["in-expression", "in-pose-gpt"])
