@@ -133,3 +133,27 @@ def test_a_reference_with_one_and_a_half_times_the_jaw_range_gives_at_least_1_4_
     styled = opening_spread([generated(new_speech, starter, style)])
     base = opening_spread([generated(new_speech, starter)])
     assert styled / usual >= 1.4, (styled / usual, base / usual)
+
+
+def test_the_lips_still_close_on_every_bilabial_with_the_style_applied(speaker, starter, adapted):
+    from backend.audio.phonetic import phone_features
+    from backend.core.lip_gap import lip_gap
+    from backend.core.phones import load_timeline
+    from backend.evaluation.metrics import closure_rate
+    from backend.inference.features import mel_frames
+    from backend.inference.generation import generate_motion
+    from backend.inference.style_files import apply_style, load_style
+
+    style = load_style(adapted[0], starter)
+    styled, expression_style, pose = apply_style(starter, style)
+    rates = []
+    for entry in speaker["wide"][N_REFERENCE:]:
+        wave = load_audio(entry["root"] / entry["audio"])
+        n_frames = load_clip(entry["root"] / entry["motion"]).n_frames
+        phones = load_timeline(entry["root"] / entry["phones"])
+        motion = generate_motion(styled, mel_frames(wave, n_frames), torch.from_numpy(
+            phone_features(phones, n_frames, 25.0)), 0, pose, expression_style,
+            pose_calibration=style.pose_calibration)
+        rate, count = closure_rate(phones, lip_gap(motion.expression, motion.jaw), 25.0)
+        rates += [rate] * count
+    assert rates and np.mean(rates) == 1.0
