@@ -101,9 +101,16 @@ def describe(style: Style) -> str:
     a, r = style.adaptation, style.retrieval
     stop = "early stop" if a.get("stopped_early") else "step limit"
     matches = ", ".join(f"{m['kind']} {m['weight']:.0%}" for m in r.get("matches", []))
-    pose = (f"pose: unlike every training style ({r['distance_ratio']:.1f}x their spacing), blend of {matches} "
-            "refined on the reference" if r.get("method") == "blend+refine"
+    stages = r.get("method", "blend").split("+")
+    pose = (f"pose: unlike every training style ({r.get('distance_ratio', 0.0):.1f}x their spacing), blend of "
+            f"{matches} refined on the reference" if "refine" in stages
             else f"pose: blend of {matches} ({r.get('distance_ratio', 0.0):.1f}x the training styles' spacing)")
+    if "fit" in stages:
+        fit = r["fit"]
+        pose += f", fitted to its pose codes (held-out loss {fit['code_loss_start']:.2f} -> {fit['code_loss_best']:.2f})"
+    if "calibration" in stages:
+        gain = " / ".join(f"{g:.2f}" for g in r["calibration"]["gain"])
+        pose += f", calibrated (amplitude x {gain} nod / turn / tilt)"
     head = f", output head for {len(style.channel_names)} channels" if style.head_rank is not None else ""
     blinks = (f"blinks {style.eyes.blink_rate:.0f}/min from the reference" if style.eyes.source == "reference"
               else "default blinks")

@@ -16,7 +16,7 @@ import soundfile
 import torch
 
 from backend.adaptation.adapt_options import AdaptOptions
-from backend.adaptation.adapt_style import AdaptationCancelled, adapt_style
+from backend.adaptation.adapt_style import AdaptationCancelled, adapt_style, describe
 from backend.adaptation.reference import MIN_REFERENCE_SECONDS, BadReferenceError
 from backend.adaptation.statistics import expression_statistics
 from backend.audio.decode import load_audio
@@ -159,7 +159,10 @@ def test_the_style_file_is_small_and_says_what_was_learnt(tiny_style, checkpoint
     assert style.reference_seconds > 10.0 and style.created.endswith("+00:00")
     assert 1 <= style.adaptation["steps"] <= 60
     assert style.adaptation["holdout_loss_best"] <= style.adaptation["holdout_loss_start"]
-    assert style.retrieval["method"] in ("blend", "blend+refine") and style.retrieval["matches"]
+    assert style.retrieval["method"] in ("blend+fit+calibration", "blend+refine+fit+calibration")
+    assert style.retrieval["matches"] and style.retrieval["fit"]["code_loss_best"] <= \
+        style.retrieval["fit"]["code_loss_start"]
+    assert len(style.retrieval["calibration"]["gain"]) == 3 and "fitted to its pose codes" in describe(style)
     assert style.eyes.source == "reference"  # the reference's eyeBlink channels gave the blink rate
 
 
@@ -209,10 +212,10 @@ def test_pose_retrieval_finds_a_training_speaker_and_refining_fits_the_reference
         clip = MotionClip(25.0, features.expression[rows].numpy(), features.channels, features.jaw[rows].numpy(),
                           features.head[rows].numpy())
         reference = Reference(clip, features.mel[rows], None)
-        blended = adapt_pose(checkpoint, reference, refine=False)
+        blended = adapt_pose(checkpoint, reference, refine=False, last_stage="retrieval")
         assert blended.report["matches"][0]["name"] == info.name
         assert blended.report["matches"][0]["weight"] > 0.5 and blended.report["method"] == "blend"
-        refined = adapt_pose(checkpoint, reference, refine=True)
+        refined = adapt_pose(checkpoint, reference, refine=True, last_stage="blend+refine")
         assert refined.report["code_loss_refined"] < refined.report["code_loss_blend"]
         assert not torch.equal(refined.vector, blended.vector)
 
