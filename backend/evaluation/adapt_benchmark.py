@@ -39,7 +39,13 @@ from backend.adaptation.statistics import EXPRESSION_STATISTICS, expression_stat
 from backend.clips import MotionClip
 from backend.core.errors import AdaMeshError
 from backend.core.timebase import MODEL_FPS
-from backend.evaluation.adapt_pose_benchmark import POSE_HABITS, format_pose_table, pose_stage_rows, with_habit
+from backend.evaluation.adapt_pose_benchmark import (
+    POSE_HABITS,
+    format_pose_table,
+    new_speech_features,
+    pose_stage_rows,
+    with_habit,
+)
 from backend.inference.generation import generate_motion
 from backend.inference.pose_styles import pose_style_vector
 from backend.models.checkpoint_file import Checkpoint, load_checkpoint
@@ -91,12 +97,12 @@ def run_adapt_benchmark(data: str | Path | None = None, checkpoint: str | Path |
             label = f"{features.speakers[speaker].name} ({kinds[features.speakers[speaker].name]})"
             labels.append(label)
             if "pose" in parts:
-                new_mel, new_phonetic = torch.cat(evaluation.mel), torch.cat(evaluation.phonetic)
+                new_features = new_speech_features(loaded, torch.cat(evaluation.mel))
                 for habit in POSE_HABITS:
                     for seconds in lengths:
                         reference = with_habit(_reference(features, reference_pool, seconds, seed), habit)
                         pose_rows += [row | {"speaker": label, "habit": habit.name, "reference_s": seconds}
-                                      for row in pose_stage_rows(loaded, reference, new_mel, new_phonetic, seed)]
+                                      for row in pose_stage_rows(loaded, reference, new_features, seed)]
                     print(f"bench adapt: {label}, pose habit {habit.name} done", flush=True)
             if "expression" not in parts:
                 continue

@@ -29,6 +29,7 @@ from backend.adaptation.pose_rhythm import compare_pose
 from backend.adaptation.reference import Reference
 from backend.core.timebase import MODEL_FPS
 from backend.models.checkpoint_file import Checkpoint
+from backend.training.stages import pose_audio_features
 
 AMPLITUDE_TARGET = (0.7, 1.3)  # generated / reference amplitude per axis
 RHYTHM_TARGET_HZ = 0.15  # |dominant rhythm error|
@@ -63,30 +64,39 @@ def with_habit(reference: Reference, habit: PoseHabit) -> Reference:
     return Reference(replace(reference.clip, head=head), reference.mel, reference.phonetic)
 
 
-def pose_stage_rows(checkpoint: Checkpoint, reference: Reference, new_mel: torch.Tensor,
-                    new_phonetic: torch.Tensor | None, seed: int) -> list[dict]:
-    """Every stage of STAGE_ROWS adapted on `reference`, measured on the new speech."""
-    from backend.inference.generation import generate_motion
+def new_speech_features(checkpoint: Checkpoint, mel: torch.Tensor) -> torch.Tensor:
+    """The pose path's audio features of the new speech [T, D], computed once for every stage's head motion."""
+    return pose_audio_features(checkpoint.models.expression, mel.to(checkpoint.audio_centroids.device))
+
+
+def pose_stage_rows(checkpoint: Checkpoint, reference: Reference, new_features: torch.Tensor, seed: int) -> list[dict]:
+    """Every stage of STAGE_ROWS adapted on `reference`, measured on the new speech (`new_speech_features`)."""
+    from backend.inference.chunking import ChunkPlan
+    from backend.inference.generation import head_motion
 
     stages, seconds = {}, {}
     for row, refine, last in (("retrieval", False, "retrieval"), ("blend+refine", True, "blend+refine"),
-                              ("fit", None, "fit"), ("fit+calibration", None, "calibration")):
+                              ("fit", None, "fit")):
         started = time.monotonic()
         adapted = adapt_pose(checkpoint, reference, refine=refine, last_stage=last)
         seconds[row] = time.monotonic() - started
         stages[row] = (adapted.vector, adapted.calibration, adapted.report)
-    for row, start, rhythm in (("fit+amplitude", "fit", False), ("retrieval+calibration", "retrieval", True)):
+    for row, start, rhythm in (("fit+amplitude", "fit", False), ("fit+calibration", "fit", True),
+                               ("retrieval+calibration", "retrieval", True)):
         started = time.monotonic()
         vector, _, report = stages[start]
         stages[row] = (vector, calibrate(checkpoint, reference, vector, rhythm), report)
         seconds[row] = seconds[start] + time.monotonic() - started
     rows = []
+    plan = ChunkPlan.for_checkpoint(checkpoint)
     heads: dict[bytes, np.ndarray] = {}  # the calibrated rows share their vector with an uncalibrated one
     for row in STAGE_ROWS:
         vector, calibration, report = stages[row]
         key = vector.cpu().numpy().tobytes()
         if key not in heads:
-            heads[key] = generate_motion(checkpoint, new_mel, new_phonetic, seed, vector[None]).head
+            with torch.inference_mode():
+                heads[key] = head_motion(checkpoint, new_features, vector[None], seed, plan, None)[
+                    :len(new_features)].cpu().numpy()
         comparison = compare_pose(calibration.apply(heads[key], MODEL_FPS), reference.clip.head, MODEL_FPS)
         rows.append({"stage": row, "seconds": seconds[row], "distance_ratio": report["distance_ratio"],
                      "calibration": calibration.to_report(), **comparison.to_dict()})
