@@ -71,7 +71,8 @@ def head_motion(
     nod += drift * smooth_noise(rng, n_frames, fps, 1.2)
     sway += drift * smooth_noise(rng, n_frames, fps, 1.5)
     tilt += 0.6 * drift * smooth_noise(rng, n_frames, fps, 1.5)
-    tilt += style.tilt_hold_deg * np.clip(1.0 + 0.15 * smooth_noise(rng, n_frames, fps, 2.0), 0.5, 1.5)
+    if style.tilt_hold_deg:  # drawn only for a held tilt: other speakers' later draws (the audio channel) stay
+        tilt += style.tilt_hold_deg * np.clip(1.0 + 0.15 * smooth_noise(rng, n_frames, fps, 2.0), 0.5, 1.5)
 
     degrees = smooth(np.stack([nod, sway, tilt], axis=1), fps, _FINAL_SMOOTHING_S)
     return np.radians(degrees).astype(np.float32)

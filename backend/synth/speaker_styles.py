@@ -167,7 +167,10 @@ def sample_speaker_style(
 
 
 def _sample_pose(rng: np.random.Generator, kind: str) -> PoseStyle:
-    """A speaker of a pose kind: the preset jittered, its main rhythms drawn over their range (_MAIN_RHYTHMS)."""
+    """A speaker of a pose kind: the preset jittered, its main rhythms drawn over their range (_MAIN_RHYTHMS).
+
+    The jitters are the 9 draws from `rng` the corpus always made; everything drawn beyond them comes from a
+    generator seeded by those jitters, so a corpus keeps its voices, sentences and expression styles for a seed."""
     p = POSE_PRESETS[kind]
     pose = replace(
         p,
@@ -180,13 +183,16 @@ def _sample_pose(rng: np.random.Generator, kind: str) -> PoseStyle:
         loudness_coupling=_clip(p.loudness_coupling * _factor(rng, 0.15), 0.0, 1.0),
         pitch_coupling=_clip(p.pitch_coupling * _factor(rng, 0.15), 0.0, 1.0),
         idle_drift_deg=_clip(p.idle_drift_deg * _factor(rng, 0.15), 0.0, 3.0),
-        pause_coupling=_clip(rng.uniform(0.0, 1.0), 0.0, 1.0),
     )
+    jittered = [getattr(pose, name) for name in ("nod_deg", "nod_hz", "tilt_deg", "tilt_hz", "sway_deg", "sway_hz",
+                                                 "loudness_coupling", "pitch_coupling", "idle_drift_deg")]
+    extra = np.random.default_rng(np.frombuffer(np.array(jittered, np.float64).tobytes(), np.uint32))
+    pose = replace(pose, pause_coupling=float(extra.uniform(0.0, 1.0)))
     for axis, low_deg, high_deg, low_hz, high_hz in _MAIN_RHYTHMS.get(kind, ()):
-        pose = replace(pose, **{f"{axis}_deg": _log_uniform(rng, low_deg, high_deg),
-                                f"{axis}_hz": _log_uniform(rng, low_hz, high_hz)})
+        pose = replace(pose, **{f"{axis}_deg": _log_uniform(extra, low_deg, high_deg),
+                                f"{axis}_hz": _log_uniform(extra, low_hz, high_hz)})
     if p.tilt_hold_deg:
-        pose = replace(pose, tilt_hold_deg=float(rng.choice([-1.0, 1.0])) * _log_uniform(rng, *_HOLD_DEG))
+        pose = replace(pose, tilt_hold_deg=float(extra.choice([-1.0, 1.0])) * _log_uniform(extra, *_HOLD_DEG))
     return pose
 
 

@@ -105,18 +105,22 @@ def adapted(speaker, starter, tmp_path_factory, one_thread) -> tuple[Path, np.nd
     return out, clip.head
 
 
-def generated(new_speech: Path, starter, style: Path | None = None) -> MotionClip:
+def generated(new_speech: Path, starter, style: Path | None = None, seed: int = 0) -> MotionClip:
     return generate_clip(new_speech, GenerateOptions(phonetic="none", style=None if style is None else str(style),
-                                                     blinks=False), starter)
+                                                     blinks=False, seed=seed), starter)
 
 
 def test_a_nodding_reference_gives_its_amplitude_and_rhythm_on_new_speech(starter, adapted, new_speech):
+    """On the style's head motion over three seeds (one 16 s draw varies by about +-0.2 in its amplitude ratios)."""
     style, reference_head = adapted
-    comparison = compare_pose(generated(new_speech, starter, style).head, reference_head, 25.0)
+    heads = [generated(new_speech, starter, style, seed).head for seed in range(3)]
+    comparisons = [compare_pose(head, reference_head, 25.0) for head in heads]
+    ratio = np.exp(np.mean([np.log(c.amplitude_ratio) for c in comparisons], axis=0))
+    rhythm_error = np.median([c.rhythm_error_hz for c in comparisons])
     base = compare_pose(generated(new_speech, starter).head, reference_head, 25.0)
-    assert comparison.axis == 0 and abs(comparison.reference_hz - NOD_HZ) < 0.03
-    assert abs(comparison.rhythm_error_hz) <= 0.15, (comparison, base)
-    assert all(0.7 <= r <= 1.3 for r in comparison.amplitude_ratio), (comparison, base)
+    assert comparisons[0].axis == 0 and abs(comparisons[0].reference_hz - NOD_HZ) < 0.03
+    assert abs(rhythm_error) <= 0.15, (comparisons, base)
+    assert all(0.7 <= r <= 1.3 for r in ratio), (ratio, comparisons, base)
     assert base.amplitude_ratio[0] < 0.5  # without the style the nod is not there
 
 
