@@ -7,7 +7,7 @@ rotation mode, so an artist's Euler or axis-angle bone keeps working as before.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -72,9 +72,9 @@ def plan_curves(
 ) -> ClipCurves:
     """All curves for `clip` on the rig; `rotation_modes` gives each mapped bone's current rotation mode."""
     channel_index = {name: i for i, name in enumerate(clip.expression_names)}
-    columns = [channel_index[channel] for channel in mapping.shape_keys]
+    columns = [channel_index[channel] for channel in mapping.shape_keys.values()]
     expression = sample_linear(clip.expression[:, columns], sampling)
-    shape_keys = [shape_key_curve(key, expression[:, i]) for i, key in enumerate(mapping.shape_keys.values())]
+    shape_keys = [shape_key_curve(key, expression[:, i]) for i, key in enumerate(mapping.shape_keys)]
     rotations = {}  # source -> [N, 4] quaternions, sampled once however many uses
 
     def rotation(source: str) -> np.ndarray:
@@ -84,6 +84,7 @@ def plan_curves(
 
     if mapping.jaw_open_key:
         shape_keys.append(shape_key_curve(mapping.jaw_open_key, jaw_open_from_rotation(rotation("jaw"))))
+    shape_keys = limit_mouth_close(shape_keys, mapping)
     for corrective in mapping.correctives:
         weights = corrective_weights(rotation(corrective.source))
         shape_keys += [shape_key_curve(key, weights[:, i]) for i, key in enumerate(corrective.keys)]
@@ -97,6 +98,21 @@ def jaw_open_from_rotation(jaw_quaternions: np.ndarray) -> np.ndarray:
     """[N, 4] jaw rotations -> [N] jawOpen in [0, 1]: the opening about +X over JAW_OPEN_FULL_ANGLE."""
     opening = quaternion_to_rotation_vector(jaw_quaternions)[:, 0]
     return np.clip(opening / JAW_OPEN_FULL_ANGLE, 0.0, 1.0)
+
+
+def limit_mouth_close(curves: list[CurvePlan], mapping: RigMapping) -> list[CurvePlan]:
+    """ARKit's mouthClose closes lips the jaw holds apart: above jawOpen it pushes them through each other, so each
+    mouthClose curve is cut to the jawOpen curve frame by frame."""
+    if not mapping.mouth_close_keys:
+        return curves
+    jaw_key = mapping.jaw_open_key or next(iter(mapping.keys_of("jawOpen")), None)
+    jaw = next((curve.values for curve in curves if curve.shape_key == jaw_key), None)
+    if jaw is None:
+        return curves
+    return [
+        replace(curve, values=np.minimum(curve.values, jaw)) if curve.shape_key in mapping.mouth_close_keys else curve
+        for curve in curves
+    ]
 
 
 def corrective_weights(quaternions: np.ndarray) -> np.ndarray:

@@ -149,7 +149,7 @@ def build_head(mesh_name: str, armature_name: str, geometry: HeadGeometry):
     collection = bpy.context.scene.collection
     collection.objects.link(armature_obj)
     collection.objects.link(mesh_obj)
-    _add_flame_bones(armature_obj, geometry.joints)
+    add_bones(armature_obj, geometry.joints, FLAME_PARENTS)
 
     jaw = jaw_weights(geometry)
     for bone, weights in (("jaw", jaw), ("neck", 1.0 - jaw)):
@@ -163,18 +163,22 @@ def build_head(mesh_name: str, armature_name: str, geometry: HeadGeometry):
     return mesh_obj, armature_obj
 
 
-def _add_flame_bones(armature_obj, joints: dict[str, Vector]) -> None:
-    """root -> neck -> jaw, left_eye, right_eye; each bone points up with roll 0."""
+FLAME_PARENTS = {"neck": "root", "jaw": "neck", "left_eye": "neck", "right_eye": "neck"}
+
+
+def add_bones(armature_obj, joints: dict, parents: dict[str, str | None]) -> None:
+    """A bone at each joint (name -> head position), parented as `parents` says; each bone points up with roll 0,
+    so bone-local axes equal the head's (FLAME's convention: a jaw opens by +X)."""
     view_layer = bpy.context.view_layer
     previous_active = view_layer.objects.active
     view_layer.objects.active = armature_obj
     bpy.ops.object.mode_set(mode="EDIT")
     bones = armature_obj.data.edit_bones
-    parents = {"neck": "root", "jaw": "neck", "left_eye": "neck", "right_eye": "neck"}
     for name, head in joints.items():
         bone = bones.new(name)
+        head = Vector(tuple(head))
         bone.head, bone.tail, bone.roll = head, head + Vector((0.0, 0.0, BONE_LENGTH)), 0.0
-        if name in parents:
+        if parents.get(name):
             bone.parent = bones[parents[name]]
     bpy.ops.object.mode_set(mode="OBJECT")
     view_layer.objects.active = previous_active
