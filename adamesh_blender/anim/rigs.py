@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..errors import RigError
+from .lip_retarget import INNER_LIPS_PROPERTY, LipCalibration
 
 FLAME_EXPRESSION_KEYS = tuple(f"Exp{i}" for i in range(1, 101))
 FLAME_BONES = ("root", "neck", "jaw", "left_eye", "right_eye")
@@ -64,6 +65,8 @@ class RigDescription:
     armature_name: str | None = None
     bones: tuple[str, ...] = ()
     marker: str | None = None  # the RIG_MARKER_PROPERTY value, if any
+    # the rig's own lip millimetres per shape key, when it names its inner-lip vertices (lip_retarget)
+    lip_calibration: LipCalibration | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ class RigMapping:
     # ARKit: the shape keys of mouthClose, kept at or below jawOpen on every frame (alone it pushes the lips through
     # each other); jawOpen is the derived jaw_open_key or the key of a clip channel named jawOpen
     mouth_close_keys: tuple[str, ...] = ()
+    # ARKit rigs that name their inner lips: jawOpen and mouthClose are solved for the lip-gap contract
+    lip_calibration: LipCalibration | None = field(default=None, compare=False)
 
     def keys_of(self, channel: str) -> tuple[str, ...]:
         return tuple(key for key, source in self.shape_keys.items() if source == channel)
@@ -125,7 +130,26 @@ def describe_rig(mesh_obj) -> RigDescription:
         armature_name=armature.name if armature else None,
         bones=tuple(bone.name for bone in armature.data.bones) if armature else (),
         marker=str(marker) if marker is not None else None,
+        lip_calibration=_lip_calibration(mesh_obj),
     )
+
+
+def _lip_calibration(mesh_obj) -> LipCalibration | None:
+    """The rig's lip millimetres per shape key at the vertices its INNER_LIPS_PROPERTY names (None without)."""
+    key = mesh_obj.data.shape_keys
+    pairs = mesh_obj.get(INNER_LIPS_PROPERTY)
+    if key is None or pairs is None:
+        return None
+    vertices = [int(index) for index in pairs]
+    if len(vertices) < 2 or len(vertices) % 2 or max(vertices) >= len(mesh_obj.data.vertices) or min(vertices) < 0:
+        raise RigError(f"'{mesh_obj.name}': its {INNER_LIPS_PROPERTY} property must list upper, lower vertex pairs "
+                       f"of the mesh, got {vertices}")
+    def points(block):
+        return [tuple(block.data[index].co) for index in vertices]
+
+    reference = key.reference_key
+    keyed = {block.name: points(block) for block in key.key_blocks if block.name != reference.name}
+    return LipCalibration.from_points(points(reference), keyed)
 
 
 def find_armature(mesh_obj):
@@ -276,6 +300,7 @@ def _map_arkit(rig: RigDescription, channels: Sequence[str]) -> RigMapping:
     return RigMapping(
         RigKind.ARKIT, rig.mesh_name, rig.armature_name, shape_keys, bones, jaw_open_key, notes=tuple(notes),
         mouth_close_keys=keys_of.get(MOUTH_CLOSE_KEY, ()) if MOUTH_CLOSE_KEY in channels else (),
+        lip_calibration=rig.lip_calibration if jaw_open_key and MOUTH_CLOSE_KEY in keys_of else None,
     )
 
 

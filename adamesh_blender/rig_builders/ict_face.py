@@ -21,6 +21,8 @@ CM_TO_M = 0.01
 UPPER_LIP_LANDMARK, LOWER_LIP_LANDMARK = 62, 66
 CHIN_LANDMARK = 8
 LIP_CORNER_LANDMARKS = (60, 64)
+# Upper, lower inner-lip landmark pairs whose vertical gap is the lip opening: the midline, then beside it.
+INNER_LIP_PAIRS = ((62, 66), (61, 67), (63, 65))
 # Upper and lower eyelid landmarks of each eye (Multi-PIE 37/41 and 43/47: the subject's right eye, then left).
 EYELID_LANDMARKS = {"right": (37, 41), "left": (43, 47)}
 REQUIRED_KEYS = (

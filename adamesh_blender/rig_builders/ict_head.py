@@ -13,10 +13,11 @@ import bpy
 import numpy as np
 
 from .. import bundle
+from ..anim.lip_retarget import INNER_LIPS_PROPERTY
 from ..anim.rigs import ICT_FACE_MARKER, RIG_MARKER_PROPERTY
 from . import face_materials
 from .head_mesh import add_bones, add_shape_key
-from .ict_face import BONE_PARENTS, HIDDEN, SURFACES, IctFace, ict_face, load_asset, polygon_surfaces, skeleton
+from .ict_face import BONE_PARENTS, HIDDEN, INNER_LIP_PAIRS, SURFACES, IctFace, ict_face, load_asset, polygon_surfaces, skeleton
 
 DEFAULT_NAME = "ICT head"
 MATERIAL_OF_SURFACE = {
@@ -45,6 +46,7 @@ def build_ict_head(name: str = DEFAULT_NAME, identity: int | None = None, identi
     for number, expression in enumerate(face.expression_names):
         add_shape_key(mesh_obj, expression, face.expressions.dense(number, len(face.vertices)))
     mesh_obj[RIG_MARKER_PROPERTY] = ICT_FACE_MARKER
+    mesh_obj[INNER_LIPS_PROPERTY] = [int(face.landmarks68[n]) for pair in INNER_LIP_PAIRS for n in pair]
     return mesh_obj
 
 
