@@ -18,6 +18,7 @@ from adamesh_blender.rig_builders.head_mesh import lip_separation_mm
 
 from .moments import CLOSED, Moment
 
+LIP_COLOUR_ATTRIBUTE = "Demo skin and lips"  # the egg head's colours (scene.paint_lips)
 TILE_SIZE = (480, 270)
 VIDEO_SIZE = (480, 270)
 LABEL_HEIGHT = 26
@@ -37,6 +38,8 @@ class Shot:
 
 
 def use_preview_settings(scene, size: tuple[int, int]) -> None:
+    """Workbench with the heads' materials (the ICT head), or the egg head's lip colour attribute when present."""
+    painted = any(obj.type == "MESH" and LIP_COLOUR_ATTRIBUTE in obj.data.color_attributes for obj in scene.objects)
     render = scene.render
     render.engine = "BLENDER_WORKBENCH"
     render.resolution_x, render.resolution_y = size
@@ -44,9 +47,12 @@ def use_preview_settings(scene, size: tuple[int, int]) -> None:
     scene.view_settings.view_transform = "Standard"  # the skin and lip colours as given (AgX greys them)
     shading = scene.display.shading
     shading.light = "STUDIO"
-    shading.color_type = "VERTEX"  # the colour attribute of scene.paint_lips
-    shading.show_backface_culling = True  # an open mouth shows the dark background, not the inside of the head
+    shading.color_type = "VERTEX" if painted else "MATERIAL"
+    # the egg's open mouth shows the dark background, not the inside of the head; the ICT head has a mouth inside
+    # and single-sided lashes
+    shading.show_backface_culling = painted
     shading.show_cavity = False
+    shading.show_specular_highlight = True
 
 
 def shots(scene, heads, moments: list[Moment], frame_start: float) -> list[Shot]:

@@ -18,6 +18,8 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from ..anim.lip_retarget import INNER_LIPS_PROPERTY
+
 JAW_LEVER = 0.080  # m from the jaw hinge to the lower lip's midline
 BONE_LENGTH = 0.02
 LIP_GROUPS = ("lip_upper", "lip_lower")
@@ -201,9 +203,14 @@ def lip_separation_mm(mesh_obj, depsgraph) -> float:
     """Signed inner-lip opening at the midline of the evaluated mesh, in mm along the head's up axis.
 
     Positive: the lips are apart by that much; negative: pressed past contact (the backend's lip-gap contract
-    before max(0, .)). Uses the `lip_upper` / `lip_lower` groups and the `neck` bone for "up".
+    before max(0, .)). Uses the midline pair of the mesh's inner-lip property (lip_retarget.INNER_LIPS_PROPERTY,
+    the ICT head's) or else the `lip_upper` / `lip_lower` groups, and the `neck` bone for "up".
     """
-    upper, lower = (_midline_vertex(mesh_obj, name) for name in LIP_GROUPS)
+    pairs = mesh_obj.get(INNER_LIPS_PROPERTY)
+    if pairs is not None:
+        upper, lower = int(pairs[0]), int(pairs[1])
+    else:
+        upper, lower = (_midline_vertex(mesh_obj, name) for name in LIP_GROUPS)
     evaluated = mesh_obj.evaluated_get(depsgraph)
     mesh = evaluated.to_mesh()
     try:

@@ -218,6 +218,8 @@ HIDDEN = -1
 # Half-angles from the eye's axis (degrees), measured on the FaceKit's eyes: the cornea's bulge ends at ~28,
 # the iris sphere's front (its radius steps down at the limbus) at ~26; a 4 mm pupil.
 CORNEA_DEGREES, IRIS_DEGREES, PUPIL_DEGREES = 28.0, 26.0, 7.5
+# The pupil is a hole in the iris: what shows through it is the back of the eyeball, coloured as the pupil.
+EYE_BACK_DEGREES = 120.0
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,13 @@ def polygon_surfaces(face: IctFace) -> np.ndarray:
         sclera, iris = on_ball & (surfaces == SURFACES.index("sclera")), on_ball & (surfaces == SURFACES.index("iris"))
         surfaces[sclera & (degrees < CORNEA_DEGREES)] = HIDDEN
         surfaces[iris & (degrees >= IRIS_DEGREES)] = SURFACES.index("sclera")
-        surfaces[iris & (degrees < PUPIL_DEGREES)] = SURFACES.index("pupil")
+        surfaces[iris & ((degrees < PUPIL_DEGREES) | (degrees > EYE_BACK_DEGREES))] = SURFACES.index("pupil")
+        surfaces[sclera & (degrees > EYE_BACK_DEGREES)] = SURFACES.index("pupil")
+    # Lashes are cards meant for an alpha texture; opaque, the lower ones read as a thick black line under the
+    # eye, so only the upper lashes (above the eyes' centres) are built.
+    lashes = surfaces == SURFACES.index("lashes")
+    eye_height = np.mean([eye.centre[2] for eye in eyes(face).values()])
+    surfaces[lashes & (centres[:, 2] < eye_height)] = HIDDEN
     return surfaces
 
 
