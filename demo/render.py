@@ -1,9 +1,10 @@
 """Headless preview of the demo scene: a labelled contact sheet of lip moments, and a video with the speech.
 
-Workbench is the engine (measured here, bpy 5.0.1, 2 busy cores, 480x270, the two demo heads: stills ~0.5-0.9 s
-a frame, ~0.2 s a frame when writing a video, plus ~1-7 s of start-up; Cycles CPU at 8 samples ~4 s a frame and
-noisy; EEVEE ~110 s a frame in software GL). Workbench shows the lip colour of scene.paint_lips and, with backface
-culling, an open mouth as a dark hole onto the background.
+Workbench is the engine (measured here, bpy 5.0.1, 2 busy cores, 480x270: two egg heads ~0.5-0.9 s a still,
+~0.2 s a frame when writing a video, plus ~1-7 s of start-up, against Cycles CPU at 8 samples ~4 s a frame and
+noisy and EEVEE ~110 s a frame in software GL; two ICT heads ~1-3 s a still, EEVEE at 8 samples 187 s a frame).
+Workbench shows the ICT head's materials (or the egg head's lip colour of scene.paint_lips, with backface culling
+so its open mouth is a dark hole onto the background).
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def arkit_channel_of(key: str) -> tuple[str, str | None] | None:
     """The ARKit channel a shape key name stands for, and the side of a split channel's half; None if it is no
     ARKit name. Spellings: Apple's (mouthSmileLeft), capitalised as in Live Link Face's CSV columns
     (MouthSmileLeft), with a side suffix _L, _l, .L, .l, -L or Left (mouthSmile_L), any of these after a namespace
-    ("blendShape1.mouthSmileLeft", as FBX exports name them). A split half (browInnerUp_L) gives
+    ("blendShape1.mouthSmileLeft", as FBX exports name them). A split half (browInnerUp_L, browInnerUpLeft) gives
     ("browInnerUp", "Left")."""
     name = key.strip()
     side = None
@@ -181,7 +181,13 @@ def arkit_channel_of(key: str) -> tuple[str, str | None] | None:
     folded = name.translate(_SEPARATORS).lower()
     if side is None:
         found = _ARKIT_BY_FOLDED.get(folded)
-        return (found, None) if found else None
+        if found:
+            return found, None
+        for word in ("Left", "Right"):  # a split half spelt out: browInnerUpLeft
+            whole = _ARKIT_BY_FOLDED.get(folded.removesuffix(word.lower())) if folded.endswith(word.lower()) else None
+            if whole in ARKIT_SPLIT_CHANNELS:
+                return whole, word
+        return None
     sided = _ARKIT_BY_FOLDED.get(folded + side.lower())
     if sided:
         return sided, None

@@ -55,6 +55,7 @@ def test_names_that_end_in_left_or_right_without_being_sided():
     assert arkit_channel_of("EyeBlinkRight") == ("eyeBlinkRight", None)
     assert arkit_channel_of("browInnerUp_R") == ("browInnerUp", "Right")
     assert arkit_channel_of("cheekPuff.l") == ("cheekPuff", "Left")
+    assert arkit_channel_of("CheekPuffRight") == ("cheekPuff", "Right")
     assert arkit_channel_of("jawOpen_L") is None  # jawOpen is never split
     assert arkit_channel_of("smile") is None and arkit_channel_of("Basis") is None
 
