@@ -114,6 +114,9 @@ def contact_sheet(scene, shots_: list[Shot], captions: list[str], out: Path, col
 def render_video(scene, out: Path) -> Path:
     """The whole scene range as H.264 with the sound strip's audio (AAC) in an MP4, at the scene's frame rate."""
     use_preview_settings(scene, VIDEO_SIZE)
+    # one FXAA pass instead of 8 anti-aliasing samples: two ICT heads 0.29 s a frame against 0.96 s (bpy 5.0.1,
+    # 2 busy cores), and at 480x270 the two look the same
+    scene.display.render_aa = "FXAA"
     settings = scene.render.image_settings
     settings.media_type = "VIDEO"
     settings.file_format = "FFMPEG"
