@@ -230,7 +230,10 @@ from adamesh_blender.rig_builders.demo_head import build_demo_head
 from adamesh_blender.rig_builders.ict_head import build_ict_head
 bpy.ops.wm.read_factory_settings(use_empty=True)
 identity = None if sys.argv[3] == "none" else int(sys.argv[3])
-head = build_demo_head() if sys.argv[2] == "egg" else build_ict_head(identity=identity, identity_weight=float(sys.argv[4]))
+if sys.argv[2] == "egg":
+    head = build_demo_head()
+else:
+    head = build_ict_head(identity=identity, identity_weight=float(sys.argv[4]))
 bpy.context.view_layer.objects.active = head
 head.select_set(True)
 if bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1]) != {"FINISHED"}:

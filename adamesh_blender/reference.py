@@ -48,7 +48,8 @@ def sample_rig_animation(scene, mesh_obj, armature, mapping: RigMapping, frames:
     bone_of = {target.source: target.bone for target in mapping.bones}
     expression = np.zeros((len(frames), len(channels)), dtype=np.float32)
     rotations = {source: np.zeros((len(frames), 3), dtype=np.float32) for source in ("jaw", "head")}
-    jaw_open = key.key_blocks.get(mapping.jaw_open_key or JAW_OPEN_KEY) if "jaw" not in bone_of else None
+    jaw_open_key = mapping.jaw_open_key or next(iter(mapping.keys_of(JAW_OPEN_KEY)), JAW_OPEN_KEY)  # any spelling
+    jaw_open = key.key_blocks.get(jaw_open_key) if "jaw" not in bone_of else None
     current = scene.frame_current
     try:
         for row, frame in enumerate(frames):

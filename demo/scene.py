@@ -1,9 +1,10 @@
 """The demo scene: the demo head once per generated clip, side by side, keyed by the add-on's own bake code.
 
 The demo head is the ICT head (rig_builders/ict_head.py: a scanned human face, an ARKit rig); the egg-shaped test
-head (`build.py demo-head --egg`) works too. The first head is the one `python build.py demo-head` saved; each further one is a copy of it (mesh, shape keys and
-armature), as an artist would duplicate a rig. One sound strip plays the speech; every head's Actions are aligned
-to it by `generation.bake_generated_clip`, the code Generate Animation and the batch bake use.
+head (`build.py demo-head --egg`) works too. The first head is the one `python build.py demo-head` saved; each
+further one is a copy of it (mesh, shape keys and armature), as an artist would duplicate a rig. One sound strip
+plays the speech; every head's Actions are aligned to it by `generation.bake_generated_clip`, the code Generate
+Animation and the batch bake use.
 """
 
 from __future__ import annotations

@@ -114,7 +114,8 @@ def calibrated_lips(clip: MotionClip, mapping: RigMapping, sampling: FrameSampli
     close_key = mapping.mouth_close_keys[0]
     others = {curve.shape_key: curve.values for curve in curves if curve.shape_key not in mapping.mouth_close_keys}
     jaw_open, close = retarget_lips(mapping.lip_calibration, jaw_x, target, others, mapping.jaw_open_key, close_key)
-    solved = [replace(curve, values=close) if curve.shape_key in mapping.mouth_close_keys else curve for curve in curves]
+    solved = [replace(curve, values=close) if curve.shape_key in mapping.mouth_close_keys else curve
+              for curve in curves]
     return solved + [shape_key_curve(mapping.jaw_open_key, jaw_open)]
 
 

@@ -17,7 +17,17 @@ from ..anim.lip_retarget import INNER_LIPS_PROPERTY
 from ..anim.rigs import ICT_FACE_MARKER, RIG_MARKER_PROPERTY
 from . import face_materials
 from .head_mesh import add_bones, add_shape_key
-from .ict_face import BONE_PARENTS, HIDDEN, INNER_LIP_PAIRS, SURFACES, IctFace, ict_face, load_asset, polygon_surfaces, skeleton
+from .ict_face import (
+    BONE_PARENTS,
+    HIDDEN,
+    INNER_LIP_PAIRS,
+    SURFACES,
+    IctFace,
+    ict_face,
+    load_asset,
+    polygon_surfaces,
+    skeleton,
+)
 
 DEFAULT_NAME = "ICT head"
 MATERIAL_OF_SURFACE = {

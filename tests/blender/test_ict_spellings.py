@@ -82,7 +82,8 @@ def test_a_rig_in_each_spelling_keys_the_same_curves(spelling, ict_curves, tmp_p
 
 
 def test_every_channel_is_keyed_and_mouth_close_stays_under_jaw_open(ict_curves):
-    assert {"browInnerUp_L", "browInnerUp_R", "cheekPuff_L", "cheekPuff_R", "mouthSmile_L", "jawOpen"} <= set(ict_curves)
+    keyed = set(ict_curves)
+    assert {"browInnerUp_L", "browInnerUp_R", "cheekPuff_L", "cheekPuff_R", "mouthSmile_L", "jawOpen"} <= keyed
     np.testing.assert_array_equal(ict_curves["browInnerUp_L"], ict_curves["browInnerUp_R"])
     close, jaw = ict_curves["mouthClose"][1::2], ict_curves["jawOpen"][1::2]
     assert len(close) == len(jaw) >= 50
