@@ -30,13 +30,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 REQUIREMENTS = ROOT / "requirements" / "dev.txt"
+# The face tracker's pins, installed without their declared dependencies (see the file: jax, opencv-contrib, ...
+# are never imported); pip has no per-file --no-deps, hence a second install rather than `-r` in dev.txt.
+TRACKING_REQUIREMENTS = ROOT / "requirements" / "tracking.txt"
 STAMP = VENV / ".adamesh-requirements.sha256"
 
 # bpy 5.0.1, the Blender module the add-on is tested in, exists only for CPython 3.11 (bpy 5.1+ needs 3.13).
 PYTHON_VERSION = (3, 11)
 
 # Debian packages of the synthetic corpus's speech engines: libespeak-ng for phoneme-timed formant speech,
-# Festival and three voices built from real recordings (DESIGN.md section 6).
+# Festival and three voices built from real recordings (docs/architecture.md section 6).
 SYSTEM_PACKAGES = {
     "espeak-ng": "espeak-ng",
     "libespeak-ng1": "libespeak-ng1",
@@ -124,6 +127,11 @@ def ensure_venv() -> None:
     log("installing pinned requirements (first time: torch, bpy and librosa, a few minutes)")
     subprocess.run(
         [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(REQUIREMENTS)],
+        check=True,
+    )
+    subprocess.run(
+        [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-r",
+         str(TRACKING_REQUIREMENTS)],
         check=True,
     )
     STAMP.write_text(digest)

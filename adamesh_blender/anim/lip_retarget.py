@@ -1,6 +1,6 @@
 """Lips that meet on an ARKit rig whose shape keys were not built to the models' lip-gap contract (pure numpy).
 
-The models learn the corpus's lip-gap contract (backend/synth/articulation.py, mirrored below): the midline
+The models learn the corpus's lip-gap contract (backend/core/lip_gap.py, mirrored below): the midline
 inner-lip opening, in mm on an adult head, is
 
     JAW_GAP_MM_PER_RAD * sin(jaw_x) + sum over channels c of LIP_GAP_MM[c] * expression[c]
@@ -27,7 +27,7 @@ import numpy as np
 
 INNER_LIPS_PROPERTY = "adamesh_inner_lips"  # int array on the mesh object: upper, lower, upper, lower, ...
 
-# The backend's lip-gap contract (backend/synth/articulation.py; tests/addon check that the two agree).
+# The backend's lip-gap contract (backend/core/lip_gap.py; tests/addon check that the two agree).
 JAW_GAP_MM_PER_RAD = 80.0
 LIP_GAP_MM = {
     "mouthClose": -25.0, "mouthFunnel": 5.0, "mouthPucker": -3.0, "mouthLowerDownLeft": 2.5,

@@ -10,10 +10,10 @@ from adamesh_blender.anim.lip_retarget import (
     contract_separation,
     retarget_lips,
 )
-from backend.synth.articulation import JAW_GAP_MM_PER_RAD as BACKEND_JAW_MM
-from backend.synth.articulation import LIP_GAP_MM as BACKEND_LIP_GAP_MM
-from backend.synth.articulation import lip_separation
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
+from backend.core.lip_gap import JAW_GAP_MM_PER_RAD as BACKEND_JAW_MM
+from backend.core.lip_gap import LIP_GAP_MM as BACKEND_LIP_GAP_MM
+from backend.core.lip_gap import lip_separation
 
 # Like the ICT head: the jaw opens the midline more than the sides, mouthClose closes more than the jaw opens.
 CALIBRATION = LipCalibration(

@@ -15,7 +15,7 @@ from adamesh_blender.anim.rigs import (
     map_rig,
     rig_channels,
 )
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
 
 
 def _sided(name: str, left: str, right: str) -> str:

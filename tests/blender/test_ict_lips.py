@@ -26,8 +26,9 @@ from adamesh_blender.clip_reader import read_clip
 from adamesh_blender.generation import bake_generated_clip
 from adamesh_blender.rig_builders.ict_face import EYELID_LANDMARKS, INNER_LIP_PAIRS, ict_face, load_asset
 from adamesh_blender.rig_builders.ict_head import build_ict_head
-from backend.metrics import CLOSED_MM
-from backend.synth.phones import BILABIALS, OPEN_VOWELS, load_timeline
+from backend.core.phones import BILABIALS, OPEN_VOWELS, load_timeline
+from backend.evaluation.metrics import CLOSED_MM
+from backend.inference.generate_options import GenerateOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "assets" / "demo"
@@ -44,9 +45,9 @@ def speech(tmp_path_factory, heldout_corpus) -> list[tuple[str, Path, Path, Path
     """(name, audio, phones, the starter's clip) of two held-out utterances and the demo sentence."""
     import torch
 
-    from backend.checkpoints import load_checkpoint
     from backend.clips import save_clip
-    from backend.generate import generate_clip
+    from backend.inference.generation import generate_clip
+    from backend.models.checkpoint_file import load_checkpoint
 
     folder = tmp_path_factory.mktemp("ict-lips")
     entries = json.loads((heldout_corpus / "index.json").read_text())["utterances"][:4]
@@ -60,8 +61,8 @@ def speech(tmp_path_factory, heldout_corpus) -> list[tuple[str, Path, Path, Path
     out = []
     for number, (name, audio, phones, text) in enumerate(cases):
         clip = folder / f"{number}.npz"
-        save_clip(generate_clip(audio, checkpoint, fps=FPS, device="cpu", blinks=True, seed=number, transcript=text),
-                  clip)
+        options = GenerateOptions(fps=FPS, device="cpu", blinks=True, seed=number, transcript=text)
+        save_clip(generate_clip(audio, options, checkpoint), clip)
         out.append((name, audio, phones, clip))
     return out
 

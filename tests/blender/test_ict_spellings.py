@@ -11,7 +11,7 @@ from adamesh_blender.anim.rigs import arkit_channel_of
 from adamesh_blender.generation import bake_generated_clip
 from adamesh_blender.rig_builders.ict_head import build_ict_head
 from adamesh_blender.ui.panels import VIEW3D_PT_adamesh_rig
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
 
 from .fcurves import assigned_fcurves
 from .helpers import add_speech_strip, clip_file
