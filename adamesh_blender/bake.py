@@ -105,6 +105,8 @@ def backend_python(args: argparse.Namespace, prefs) -> str:
 
 def check_inputs(args: argparse.Namespace) -> list[BakePair]:
     """Everything that can be checked before the worker starts, so a typo costs no generation time."""
+    if not compat.can_add_sound_strips():  # before the scene is opened: every pair needs its own sound strip
+        raise AddonError(compat.NO_AUDIO_SUPPORT)
     if args.blend is not None:
         if not args.blend.is_file():
             raise AddonError(f"scene {args.blend} does not exist")

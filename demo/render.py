@@ -14,6 +14,7 @@ from pathlib import Path
 
 import bpy
 
+from adamesh_blender.anim import compat
 from adamesh_blender.rig_builders.head_mesh import lip_separation_mm
 
 from .moments import CLOSED, Moment
@@ -107,9 +108,7 @@ def contact_sheet(scene, shots_: list[Shot], captions: list[str], out: Path, col
 def render_video(scene, out: Path) -> Path:
     """The whole scene range as H.264 with the sound strip's audio (AAC) in an MP4, at the scene's frame rate."""
     use_preview_settings(scene, VIDEO_SIZE)
-    settings = scene.render.image_settings
-    settings.media_type = "VIDEO"
-    settings.file_format = "FFMPEG"
+    compat.use_video_output(scene.render.image_settings)
     ffmpeg = scene.render.ffmpeg
     ffmpeg.format, ffmpeg.codec, ffmpeg.audio_codec = "MPEG4", "H264", "AAC"
     ffmpeg.constant_rate_factor = "MEDIUM"

@@ -34,3 +34,13 @@ def tiny_style(tmp_path_factory, tiny_checkpoint, heldout_corpus) -> Path:
     adapt_style(folder / "reference.wav", folder / "reference.npz", out, tiny_checkpoint, steps=8, device="cpu",
                 phonetic="none", name="calm")
     return out
+
+
+def pytest_report_header(config) -> list[str]:
+    """Said once per run, at the top: which Blender the tests run in, and what its build lacks."""
+    from .sound_strips import WHY, compat
+
+    lines = [f"bpy {bpy.app.version_string}"]
+    if not compat.can_add_sound_strips():
+        lines.append(WHY)
+    return lines
