@@ -5,6 +5,7 @@
   says which slot an ID plays; 5.0 removed `action.fcurves`. When both exist (4.4), the layered API is used.
 - Sound strips: `scene.sequence_editor.strips` / `strips_all` (4.4+) versus `.sequences` / `sequences_all`. A
   Blender built without Audaspace (the bpy 4.2 wheel on PyPI; never the released applications) cannot add them.
+- A sound strip's `sound_offset` (where in its file it starts playing) exists from 4.3; 4.2 plays from the start.
 - Video output: 5.0 chooses the output's media type (`image_settings.media_type`) before its file format.
 """
 
@@ -97,6 +98,11 @@ def new_sound_strip(scene, name: str, filepath: str, channel: int, frame_start: 
         raise AddonError(NO_AUDIO_SUPPORT)
     scene.sequence_editor_create()
     return _strips(scene, all_levels=False).new_sound(name, filepath, channel, frame_start)
+
+
+def sound_offset(strip) -> float:
+    """Seconds of the strip's file skipped before it plays (0 on 4.2, which has no such setting)."""
+    return float(getattr(strip, "sound_offset", 0.0))
 
 
 def use_video_output(image_settings, file_format: str = "FFMPEG") -> None:

@@ -38,9 +38,9 @@ def tiny_style(tmp_path_factory, tiny_checkpoint, heldout_corpus) -> Path:
 
 def pytest_report_header(config) -> list[str]:
     """Said once per run, at the top: which Blender the tests run in, and what its build lacks."""
-    from .sound_strips import WHY, compat
+    from .sound_strips import WHY, can_add_sound_strips
 
     lines = [f"bpy {bpy.app.version_string}"]
-    if not compat.can_add_sound_strips():
+    if not can_add_sound_strips():
         lines.append(WHY)
     return lines

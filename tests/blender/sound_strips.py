@@ -14,18 +14,21 @@ from pathlib import Path
 import bpy
 import soundfile
 
-from adamesh_blender.anim import compat
-
 FIXTURE = Path(__file__).resolve().parent / "data" / "sound-strip.blend"
 FIXTURE_SCENE = "Sound strip"
 WHY = (f"bpy {bpy.app.version_string} is built without Audaspace, so the tests' sound strips are copies of the one in "
        f"tests/blender/data/{FIXTURE.name}")
 
 
+def can_add_sound_strips() -> bool:
+    return bool(bpy.app.build_options.audaspace)
+
+
 def add_sound_strip(scene, name: str, filepath: str, channel: int, frame_start: int):
-    """compat.new_sound_strip where this Blender can add sound strips, else a copy of the fixture's strip."""
-    if compat.can_add_sound_strips():
-        return compat.new_sound_strip(scene, name, filepath, channel, frame_start)
+    """Sequences.new_sound where this Blender can add sound strips, else a copy of the fixture's strip."""
+    if can_add_sound_strips():
+        scene.sequence_editor_create()
+        return _strips(scene).new_sound(name, filepath, channel, frame_start)
     strip = _paste_fixture_strip(scene)
     silence = strip.sound
     strip.sound = bpy.data.sounds.load(filepath, check_existing=False)
@@ -40,15 +43,27 @@ def add_sound_strip(scene, name: str, filepath: str, channel: int, frame_start: 
     return strip
 
 
+# The add-on's compat module is not used here: the installed-extension scenarios import this file without it.
+def _strips(scene, all_levels: bool = False):
+    editor = scene.sequence_editor
+    if hasattr(editor, "strips"):
+        return editor.strips_all if all_levels else editor.strips
+    return editor.sequences_all if all_levels else editor.sequences
+
+
+def _sound_strips(scene) -> list:
+    return [strip for strip in _strips(scene, all_levels=True) if strip.type == "SOUND"]
+
+
 def _paste_fixture_strip(scene):
     with bpy.data.libraries.load(str(FIXTURE)) as (source, loaded):
         loaded.scenes = [FIXTURE_SCENE]
     fixture = loaded.scenes[0]
     window = bpy.context.window
-    before = {strip.as_pointer() for strip in compat.sound_strips(scene)}
+    before = {strip.as_pointer() for strip in _sound_strips(scene)} if scene.sequence_editor else set()
     try:
         window.scene = fixture  # copy works on the window's scene
-        for strip in compat.sound_strips(fixture):
+        for strip in _sound_strips(fixture):
             strip.select = True
         bpy.ops.sequencer.copy()
         window.scene = scene
@@ -65,5 +80,5 @@ def _paste_fixture_strip(scene):
     finally:
         window.scene = scene
         bpy.data.scenes.remove(fixture)
-    (pasted,) = [strip for strip in compat.sound_strips(scene) if strip.as_pointer() not in before]
+    (pasted,) = [strip for strip in _sound_strips(scene) if strip.as_pointer() not in before]
     return pasted

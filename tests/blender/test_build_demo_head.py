@@ -5,12 +5,15 @@ import sys
 from pathlib import Path
 
 import bpy
+import pytest
 
 from adamesh_blender.anim.rigs import RigKind, describe_rig, detect_rig_kind
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.skipif(bpy.app.version < (4, 5, 0), reason="build.py writes the head with bpy 5.0, whose .blend files "
+                    "Blender 4.5 and later read and 4.2 does not")
 def test_demo_head_is_saved_and_opens(tmp_path):
     out = tmp_path / "nested" / "head.blend"
     subprocess.run([sys.executable, str(ROOT / "build.py"), "demo-head", "--out", str(out)], check=True, cwd=ROOT)
