@@ -31,6 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 REQUIREMENTS = ROOT / "requirements" / "dev.txt"
+# The face tracker's pins, installed without their declared dependencies (see the file: jax, opencv-contrib, ...
+# are never imported); pip has no per-file --no-deps, hence a second install rather than `-r` in dev.txt.
+TRACKING_REQUIREMENTS = ROOT / "requirements" / "tracking.txt"
 STAMP_NAME = ".adamesh-requirements.sha256"
 
 
@@ -42,13 +45,14 @@ class BlenderLine:
     venv: Path
     requirements: Path
     tests: str
+    no_deps_requirements: Path | None = None  # installed after `requirements`, with --no-deps
 
 
 # The newest line is the main venv and runs the whole suite; each older supported line gets its own venv (its bpy
 # wheel, the latest patch on PyPI for Python 3.11, plus the backend the tests start) and runs the Blender-side
 # tests. The oldest line must not be newer than the manifest's blender_version_min (tests/blender/test_versions.py).
 BLENDER_LINES = (
-    BlenderLine("5.0", VENV, REQUIREMENTS, "tests"),
+    BlenderLine("5.0", VENV, REQUIREMENTS, "tests", TRACKING_REQUIREMENTS),
     BlenderLine("4.5", ROOT / ".venv-blender-4.5", ROOT / "requirements" / "blender-4.5.txt", "tests/blender"),
     BlenderLine("4.2", ROOT / ".venv-blender-4.2", ROOT / "requirements" / "blender-4.2.txt", "tests/blender"),
 )
@@ -57,7 +61,7 @@ BLENDER_LINES = (
 PYTHON_VERSION = (3, 11)
 
 # Debian packages of the synthetic corpus's speech engines: libespeak-ng for phoneme-timed formant speech,
-# Festival and three voices built from real recordings (DESIGN.md section 6).
+# Festival and three voices built from real recordings (docs/architecture.md section 6).
 SYSTEM_PACKAGES = {
     "espeak-ng": "espeak-ng",
     "libespeak-ng1": "libespeak-ng1",
@@ -85,9 +89,11 @@ def included_requirements(path: Path) -> set[Path]:
     return found
 
 
-def requirements_digest(requirements: Path = REQUIREMENTS) -> str:
+def requirements_digest(*requirements: Path) -> str:
+    """Of every file the venv installs (the main venv: dev.txt, backend.txt and tracking.txt)."""
+    files = set().union(*(included_requirements(path) for path in requirements))
     digest = hashlib.sha256()
-    for path in sorted(included_requirements(requirements), key=lambda path: path.name):
+    for path in sorted(files, key=lambda path: path.name):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -139,9 +145,10 @@ def ensure_system_packages() -> None:
     )
 
 
-def ensure_venv(folder: Path = VENV, requirements: Path = REQUIREMENTS) -> None:
+def ensure_venv(folder: Path = VENV, requirements: Path = REQUIREMENTS,
+                no_deps_requirements: Path | None = TRACKING_REQUIREMENTS) -> None:
     """Create or update a venv from pinned requirements; pip's cache serves the wheels another venv downloaded."""
-    digest = requirements_digest(requirements)
+    digest = requirements_digest(requirements, *([no_deps_requirements] if no_deps_requirements else []))
     stamp = folder / STAMP_NAME
     if venv_python(folder).exists() and stamp.exists() and stamp.read_text() == digest:
         return
@@ -159,6 +166,12 @@ def ensure_venv(folder: Path = VENV, requirements: Path = REQUIREMENTS) -> None:
          str(requirements)],
         check=True,
     )  # fmt: skip
+    if no_deps_requirements is not None:
+        subprocess.run(
+            [str(venv_python(folder)), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
+             "-r", str(no_deps_requirements)],
+            check=True,
+        )  # fmt: skip
     stamp.write_text(digest)
     log(f"{folder.relative_to(ROOT)} ready in {time.monotonic() - started:.0f} s")
 
@@ -203,7 +216,7 @@ def junit_counts(report: Path) -> dict[str, int]:
 
 
 def run_line(line: BlenderLine, extra: list[str]) -> LineResult:
-    ensure_venv(line.venv, line.requirements)
+    ensure_venv(line.venv, line.requirements, line.no_deps_requirements)
     log(f"Blender {line.name}: pytest {line.tests}")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="adamesh-test-") as folder:

@@ -36,7 +36,7 @@ def addon_version() -> str:
 
 def backend_root() -> Path:
     """The folder that holds the `backend` package: the worker's PYTHONPATH and working directory."""
-    return _bundle_root_with("backend/__main__.py")
+    return _bundle_root_with("backend/cli/main.py")
 
 
 def backend_requirements() -> Path:

@@ -1,4 +1,4 @@
-"""Read a motion clip `.npz` ("adamesh-motion/1", DESIGN.md section 3) with numpy only.
+"""Read a motion clip `.npz` ("adamesh-motion/1", docs/architecture.md section 3) with numpy only.
 
 The backend validates a clip fully when it writes one; this reader checks just what the keyframe writer relies
 on (format, frame rate, shapes, finite values), so a clip from elsewhere fails with a clear message instead of

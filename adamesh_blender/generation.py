@@ -11,8 +11,8 @@ from .anim import compat
 from .anim.keyframes import BakeReport, bake_clip
 from .anim.rigs import CustomMapping, describe_rig, map_rig
 from .anim.timing import SceneTiming
-from .clip_reader import read_clip
 from .client import GenerateRequest
+from .clip_reader import read_clip
 from .errors import AddonError
 from .sound_timing import strip_timing
 

@@ -1,4 +1,4 @@
-"""A rig's own animation as a motion clip, the reference Adapt Style learns from (DESIGN.md section 3 format).
+"""A rig's own animation as a motion clip, the reference Adapt Style learns from (docs/architecture.md section 3 format).
 
 Every scene frame of the range is evaluated and sampled: the mapped shape keys' values, and the jaw and head
 bones' rotations relative to rest as axis-angle vectors in the bones' own axes (FLAME's, on FLAME-convention

@@ -14,7 +14,7 @@ from pathlib import Path
 import bpy
 
 from adamesh_blender.errors import AddonError
-from backend.synth.phones import load_timeline
+from backend.core.phones import load_timeline
 
 from . import render, scene
 from .moments import pick_moments

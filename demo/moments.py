@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.synth.phones import BILABIALS, OPEN_VOWELS, Phone
+from backend.core.phones import BILABIALS, OPEN_VOWELS, Phone
 
 CLOSED, OPEN = "lips closed", "mouth open"
 MIN_SPACING_S = 0.4  # shown moments at least this far apart, so the sheet covers the sentence

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from backend.synth.augment import CLEAN  # noqa: E402
 from backend.synth.corpus import Job, Speaker, UtterancePlan, render_job  # noqa: E402
-from backend.synth.styles import EXPRESSION_PRESETS, POSE_PRESETS  # noqa: E402
+from backend.synth.speaker_styles import EXPRESSION_PRESETS, POSE_PRESETS  # noqa: E402
 from backend.synth.voices import VoiceSpec  # noqa: E402
 
 FPS = 25.0

@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import repository_only
+
+
+def pytest_configure(config) -> None:
+    repository_only.install()
+
 
 @pytest.fixture(autouse=True)
 def single_torch_thread():
@@ -67,7 +73,7 @@ def tiny_checkpoint(tmp_path_factory, tiny_corpus) -> Path:
     """The tiny preset trained on tiny_corpus with seed 0, on one CPU thread."""
     import torch
 
-    from backend.train import train
+    from backend.training.train import train
 
     out = tmp_path_factory.mktemp("checkpoint") / "tiny.safetensors"
     threads = torch.get_num_threads()

@@ -1,4 +1,4 @@
-"""Recognise a target rig and map a clip's channels and rotations onto it (DESIGN.md section 4).
+"""Recognise a target rig and map a clip's channels and rotations onto it (docs/architecture.md section 4).
 
 The decisions are pure functions over a `RigDescription` (plain names), so they are tested without Blender;
 `describe_rig` is the one place that reads a Blender object, by attribute access only (no bpy import).

@@ -1,4 +1,4 @@
-"""The add-on's side of the worker's wire format (backend/protocol.py holds the full description).
+"""The add-on's side of the worker's wire format (backend/worker/protocol.py holds the full description).
 
 Requests go out as one JSON object per line; events come back the same way. The add-on cannot import the backend
 (it runs in Blender's Python, the backend in its own), so this small reader mirrors it; tests/client checks that

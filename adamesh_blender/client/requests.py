@@ -1,12 +1,14 @@
 """The parameters of each job the add-on sends, as typed records; `params()` makes the wire form.
 
-These are the contract with the backend's handlers (backend/worker.py registers them by request type). Paths are
-absolute; the worker writes its outputs (clip, style) where `out` says, atomically.
+These are the contract with the backend's handlers (backend/worker/server.py registers them by request type): the
+option fields of GenerateRequest and AdaptRequest are the backend's GenerateOptions and AdaptOptions, field for
+field (tests/backend/core/test_options.py checks), so every option the command line has, the add-on can send. Paths
+are absolute; the worker writes its outputs (clip, style) where `out` says, atomically.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -24,7 +26,7 @@ class ProbeAudioRequest:
 @dataclass(frozen=True)
 class GenerateRequest:
     """Animate `audio`; result {"clip": the motion clip written to `out`, "frames", "fps", "seconds" of motion,
-    "elapsed" s, "channels", "notes": things the artist should know} (backend/generate_job.py).
+    "elapsed" s, "channels", "notes": things the artist should know} (backend/worker/generate_handler.py).
 
     The clip has one row per instant i / `fps` of the file: `fps` is the scene's rate (fps / fps_base), so rows
     land on scene frames. `rig_channels` lists the target rig's shape keys, so the backend can say which of its
@@ -40,6 +42,8 @@ class GenerateRequest:
     expression_strength: float = 1.0  # 0 = base, 1 = the style, above 1 exaggerates
     pose_strength: float = 1.0
     transcript: str | None = None  # the words spoken, for forced alignment; None: recognise them
+    phonetic: str = "words"  # pocketsphinx words, allphone, or none (mel only)
+    pose_style: str | None = None  # a training pose style of the checkpoint by name or index; None: the style's
     device: str = "auto"
     blinks: bool = True  # add blinks and eye saccades (at the style's rate)
     seed: int = 0
@@ -70,10 +74,10 @@ class AdaptRequest:
     checkpoint: str | None = None
     device: str = "auto"
     steps: int | None = None  # None: the backend's default with early stopping
-    rig_channels: tuple[str, ...] = field(default=())
+    phonetic: str = "words"  # as Generate will use
+    transcript: str | None = None  # the reference's words, for forced alignment
+    seed: int = 0
     request_type = "adapt"
 
     def params(self) -> dict[str, Any]:
-        params = asdict(self)
-        params["rig_channels"] = list(self.rig_channels)
-        return params
+        return asdict(self)

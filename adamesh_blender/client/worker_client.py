@@ -2,7 +2,7 @@
 
 Two ways to drive it, same code underneath:
 - in Blender's UI, a modal operator's timer calls `pump()` (never blocks) and reads the Job it holds;
-- in --background, the bpy module and tests, where timers never fire (DESIGN.md section 2), `wait(job)` pumps
+- in --background, the bpy module and tests, where timers never fire (docs/architecture.md section 2), `wait(job)` pumps
   in a blocking loop until the job ends.
 All methods are meant for one thread (Blender's main thread); the process's reader threads only fill a queue.
 

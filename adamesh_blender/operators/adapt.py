@@ -62,7 +62,6 @@ class ADAMESH_OT_adapt(JobOperator, bpy.types.Operator):
                 motion=str(checks.existing_file(settings.reference_motion, "reference motion file")),
                 tracker=tracker,
                 motion_fps=settings.reference_fps if tracker else None,
-                rig_channels=(),
             )
         else:
             reference = self._rig_reference(context)
@@ -105,7 +104,6 @@ class ADAMESH_OT_adapt(JobOperator, bpy.types.Operator):
             motion=str(clip),
             audio_start=start,
             audio_end=file_seconds_at(scene, strip, frames[-1] + 1),
-            rig_channels=rig.shape_keys,
         )
 
     def job_succeeded(self, context, job: Job) -> set[str]:

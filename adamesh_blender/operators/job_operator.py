@@ -2,7 +2,7 @@
 
 In the UI the operator is modal: a 0.1 s timer pumps the job's events, the progress bar follows, ESC or Cancel
 stops the job, and every other event passes through, so Blender stays usable. From scripts, --background and the
-bpy module, where timers never fire (DESIGN.md section 2), execute() drives the same job synchronously.
+bpy module, where timers never fire (docs/architecture.md section 2), execute() drives the same job synchronously.
 Problems the artist can fix (AddonError, the worker's error events included) become one report with the message.
 Only one job runs at a time: a second is refused while one runs (its button is disabled, saying so); there is no queue.
 A job whose file was closed (another file opened) writes nothing into the next file: its result is dropped.

@@ -15,7 +15,7 @@ import numpy as np
 from ..anim.rigs import DEMO_HEAD_MARKER, RIG_MARKER_PROPERTY
 from .head_mesh import HeadGeometry, HeadShape, add_shape_key, build_head, falloff, front_surface_point, head_geometry
 
-# The corpus's channels (backend/synth/channels.py), in its order.
+# The corpus's channels (backend/core/channels.py), in its order.
 CHANNELS = (
     "mouthClose", "mouthFunnel", "mouthPucker", "mouthLeft", "mouthRight", "mouthSmileLeft", "mouthSmileRight",
     "mouthFrownLeft", "mouthFrownRight", "mouthStretchLeft", "mouthStretchRight", "mouthRollLower",

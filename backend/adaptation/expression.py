@@ -23,26 +23,27 @@ import copy
 import dataclasses
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from backend.adaptation.reference import MODEL_FPS, Reference
-from backend.checkpoints import Checkpoint
-from backend.errors import AdaMeshError
+from backend.adaptation.reference import Reference
+from backend.core.errors import AdaMeshError
+from backend.core.lip_gap import contract_channels
+from backend.core.phones import BILABIALS
+from backend.core.progress import Progress
+from backend.core.timebase import MODEL_FPS
+from backend.models.checkpoint_file import Checkpoint
 from backend.models.config import MoLoRAConfig
 from backend.models.expression import ExpressionModel, ExpressionOutput
 from backend.models.molora import freeze_molora, is_molora_name, mark_only_molora_trainable, set_molora_scale
-from backend.synth.phones import BILABIALS
 from backend.training.batches import ExpressionBatch
-from backend.training.losses import JAW_WEIGHT, LipSeparation, contract_channels, expression_loss
+from backend.training.losses import JAW_WEIGHT, LipSeparation, expression_loss
 from backend.training.settings import TrainingSettings
 
 METHODS = ("molora", "lora", "full")
-Progress = Callable[[float, str], None]
 _FIT_CHUNK_FRAMES = 250  # base predictions for the head's least-squares start, 10 s at a time
 _MIN_GAIN = 0.005  # a held-out loss must beat the best by this share to count as progress (not noise)
 _RIDGE = 1e-3  # ridge of that fit, relative to the mean prediction variance: stable when channels are collinear

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from backend.adaptation.reference import Reference
-from backend.checkpoints import Checkpoint
+from backend.models.checkpoint_file import Checkpoint
 from backend.models.pose_gpt import pool_to_code_rate
 from backend.models.style_matrix import PoseStyleMatrix, blend_weights, build_style_matrix, retrieve, style_similarity
 from backend.training.losses import code_loss

@@ -17,9 +17,9 @@ import torch
 from torch import Tensor
 
 from backend.clips import READERS, MotionClip, load_clip, resample_clip
-from backend.errors import AdaMeshError, ClipError
+from backend.core.errors import AdaMeshError, ClipError
+from backend.core.timebase import MODEL_FPS
 
-MODEL_FPS = 25.0
 MAX_LENGTH_MISMATCH_S = 0.5
 # Measured with the starter (`bench adapt --methods molora --lengths 1.5 2 3`, 3 held-out speakers): the style
 # distance to the speaker falls from 0.95 without adaptation to 0.65 / 0.60 / 0.44 at 1.5 / 2 / 3 s (0.35 at 10 s,
@@ -93,7 +93,7 @@ def load_reference(audio: str | Path, motion: str | Path, tracker: str | None = 
     from backend.audio.decode import load_audio
     from backend.audio.frames import motion_frame_count
     from backend.audio.mel import SAMPLE_RATE
-    from backend.generate import mel_frames, phone_frames, speech_phones
+    from backend.inference.features import mel_frames, phone_frames, speech_phones
 
     try:
         clip = read_motion(motion, tracker, motion_fps)

@@ -1,6 +1,6 @@
 """Style statistics: a few numbers that tell the synthetic corpus's styles apart, measured on motion.
 
-Expression (the corpus's ARKit channel names, backend/synth/channels.py; jaw from the clip's jaw rotation):
+Expression (the corpus's ARKit channel names, backend/core/channels.py; jaw from the clip's jaw rotation):
 - smile: mean of mouthSmileLeft/Right over all frames (happy speakers hold a smile);
 - asymmetry: mean of mouthLeft - mouthRight (crooked speakers pull the mouth to one side, its sign says which);
 - articulation: standard deviation of the jaw opening, in degrees (large vs small articulation);

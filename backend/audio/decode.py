@@ -28,8 +28,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import AudioError
-from .mel import SAMPLE_RATE
+from backend.audio.mel import SAMPLE_RATE
+from backend.core.errors import AudioError
 
 logger = logging.getLogger(__name__)
 

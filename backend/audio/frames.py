@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .mel import GRID_RATE
+from backend.audio.mel import GRID_RATE
 
 # Rates written as 29.97, 23.976, 59.94 (or Blender's fps / fps_base = 30 / 1.001) are the NTSC rates
 # n * 1000 / 1001. 29.97 and 30000/1001 differ by 1e-6 relative: 3.6 ms (0.1 frame) per hour, a whole frame

@@ -6,7 +6,7 @@ the same kind of input. `measure_error_profile` and `corrupt_phones` speak the s
 timeline with a profile and measuring the result gives roughly that profile back (test_phonetic_errors.py).
 
 Phones are grouped into classes by what the face does with them; the partition is ordered so a phone in two of
-`backend.synth.phones`' sets lands in the first: AO is an open vowel (the jaw opens) before it is rounded, UW/UH
+`backend.core.phones`' sets lands in the first: AO is an open vowel (the jaw opens) before it is rounded, UW/UH
 are rounded (the lips protrude) before they are close. AH EH EY form the mid vowels, which none of those sets holds.
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.errors import AdaMeshError
-from backend.synth.phones import (
+from backend.core.errors import AdaMeshError
+from backend.core.phones import (
     BILABIALS,
     CLOSE_VOWELS,
     CONSONANTS,
@@ -365,7 +365,7 @@ def load_error_profile(mode: str | None = None, path: str | Path = PROFILE_PATH)
         profile = measured["modes"][mode]["profile"]
     except FileNotFoundError:
         raise ProfileError(
-            f"{path}: no phone error profile; measure one with `python -m benchmarks.measure_phonetic`"
+            f"{path}: no phone error profile; measure one with `python -m backend.evaluation.phonetic_benchmark`"
         ) from None
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ProfileError(

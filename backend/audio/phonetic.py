@@ -1,6 +1,6 @@
 """The phonetic front end: ARPAbet phone timelines from speech, by pocketsphinx's en-us model (trained on real speech).
 
-Without a transcript, two recognisers (measured on the real LibriSpeech clip by benchmarks/measure_phonetic.py;
+Without a transcript, two recognisers (measured on the real LibriSpeech clip by backend/evaluation/phonetic_benchmark.py;
 the figures are in backend/audio/phone_error_profile.json):
 
 - "words" (default): words with the default language model and cmudict, then a second pass aligns their phones.
@@ -26,8 +26,8 @@ import numpy as np
 from pocketsphinx import Decoder, get_model_path
 
 from backend.audio.phone_errors import merge_silences
-from backend.errors import AdaMeshError, AudioError
-from backend.synth.phones import CONSONANTS, SILENCE, VOWELS, Phone
+from backend.core.errors import AdaMeshError, AudioError
+from backend.core.phones import CONSONANTS, SILENCE, VOWELS, Phone
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def recognise_phones(wave16k: np.ndarray, mode: str = DEFAULT_MODE, workers: int
         return merge_silences(_recognise_utterances(mode, utterances))  # utterances cut in a pause meet SIL to SIL
     n = min(workers, len(utterances))
     shares = [utterances[k::n] for k in range(n)]
-    # A cancelled worker job is stopped by an exception raised in its thread (backend/worker_jobs.py), which lands
+    # A cancelled worker job is stopped by an exception raised in its thread (backend/worker/jobs.py), which lands
     # only between Python instructions: wait in short slices, and let the pool's exit terminate the recognisers.
     with get_context("spawn").Pool(n) as pool:
         pending = pool.starmap_async(_recognise_utterances, [(mode, share) for share in shares])

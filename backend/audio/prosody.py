@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .frames import motion_frame_intervals, motion_frame_times
-from .mel import GRID_RATE, HOP_LENGTH, SAMPLE_RATE, grid_frame_blocks, grid_frame_count
+from backend.audio.frames import motion_frame_intervals, motion_frame_times
+from backend.audio.mel import GRID_RATE, HOP_LENGTH, SAMPLE_RATE, grid_frame_blocks, grid_frame_count
 
 LOUDNESS_FLOOR_DB = -100.0  # digital silence; 16-bit dither sits at about -101 dBFS
 PITCH_FMIN = 60.0  # lowest speaking fundamental (deep male voices); the 40 ms window holds 2.4 of its periods

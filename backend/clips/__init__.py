@@ -1,4 +1,4 @@
-"""Motion clips (DESIGN.md section 3): the clip type and its .npz file, resampling, and tracker readers."""
+"""Motion clips (docs/architecture.md section 3): the clip type and its .npz file, resampling, and tracker readers."""
 
 from backend.clips.motion_clip import SUPPORTED_FORMATS, MotionClip, load_clip, save_clip
 from backend.clips.resample import resample_clip

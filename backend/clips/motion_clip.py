@@ -1,4 +1,4 @@
-"""The motion clip: the one data type that crosses from the backend to Blender (DESIGN.md section 3).
+"""The motion clip: the one data type that crosses from the backend to Blender (docs/architecture.md section 3).
 
 On disk it is an `.npz` of plain arrays (strings as unicode arrays), read with `allow_pickle=False`, so opening
 a clip can never run code.
@@ -14,8 +14,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from backend.errors import ClipError
-from backend.files import write_atomically
+from backend.core.errors import ClipError
+from backend.core.files import write_atomically
 
 SUPPORTED_FORMATS = ("adamesh-motion/1",)
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from backend.clips.motion_clip import MotionClip, check_fps
 from backend.clips.rotations import axis_angle_to_quaternion, quaternion_to_axis_angle, slerp
-from backend.errors import ClipError
+from backend.core.errors import ClipError
 
 _LINEAR_KEYS = ("expression", "eyelids", "translation")
 _ROTATION_KEYS = ("jaw", "head", "global_rotation")

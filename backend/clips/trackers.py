@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.clips.motion_clip import MotionClip, check_fps, open_npz, read_array, save_clip
-from backend.errors import ClipError
+from backend.core.errors import ClipError
 
 TRACKER_TITLES = {"vhap": "VHAP", "deca": "DECA / EMOCA / SPECTRE", "smirk": "SMIRK"}
 # keys only that layout writes: a file handed to the wrong reader is recognised by them

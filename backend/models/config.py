@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.errors import AdaMeshError
-from backend.synth.channels import CHANNELS
-from backend.synth.phones import PHONES
+from backend.core.channels import CHANNELS
+from backend.core.errors import AdaMeshError
+from backend.core.phones import PHONES
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class MoLoRAConfig:
 
 @dataclass(frozen=True)
 class ExpressionConfig:
-    n_mel: int = 80  # librosa log-mel bins (DESIGN 5)
+    n_mel: int = 80  # librosa log-mel bins (docs/architecture.md section 5)
     mel_per_frame: int = 4  # 10 ms mel hop, 40 ms motion frame (25 fps)
     n_phones: int = len(PHONES)  # phone posterior / one-hot over ARPAbet + SIL; all zeros = no phonetic input
     use_phonetic: bool = True  # False builds a mel-only model (languages pocketsphinx does not cover)
@@ -41,7 +41,7 @@ class ExpressionConfig:
     dropout: float = 0.1  # small corpora: the synthetic corpus is tens of minutes
     style_dim: int = 64  # style vector from the reference motion window
     style_hidden: int = 128  # width of the style encoder's convs
-    n_expression: int = len(CHANNELS)  # output channels of the checkpoint (ARKit subset, backend/synth/channels.py)
+    n_expression: int = len(CHANNELS)  # output channels of the checkpoint (ARKit subset, backend/core/channels.py)
     expression_head_rank: int | None = None  # None: full linear head; an int: low-rank head (e.g. FLAME Exp1..100)
     molora: MoLoRAConfig = field(default_factory=MoLoRAConfig)
 

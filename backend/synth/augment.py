@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import signal
 
-from backend.synth.phones import Phone
+from backend.core.phones import Phone
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.synth.channels import CHANNEL_INDEX
+from backend.core.channels import CHANNEL_INDEX
+from backend.core.timebase import check_timing, frame_series, frame_times, smoothstep
 from backend.synth.prosodic_cues import prosodic_cues
-from backend.synth.styles import ExpressionStyle
-from backend.synth.timebase import check_timing, frame_series, frame_times, smoothstep
+from backend.synth.speaker_styles import ExpressionStyle
 
 _RISE_S, _FALL_S = 0.15, 0.35
 

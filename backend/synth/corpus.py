@@ -1,4 +1,4 @@
-"""`python -m backend synth`: the synthetic training and evaluation corpus (DESIGN.md section 6).
+"""`python -m backend synth`: the synthetic training and evaluation corpus (docs/architecture.md section 6).
 
 Layout of a corpus folder:
 
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.errors import SynthError
-from backend.files import write_json_atomically
+from backend.core.channels import CHANNELS
+from backend.core.errors import SynthError
+from backend.core.files import write_json_atomically
 from backend.synth.augment import Augmentation, sample_augmentation
-from backend.synth.channels import CHANNELS
 from backend.synth.sentences import generate_sentence
-from backend.synth.styles import EXPRESSION_KINDS, POSE_KINDS, ExpressionStyle, PoseStyle, sample_speaker_style
+from backend.synth.speaker_styles import EXPRESSION_KINDS, POSE_KINDS, ExpressionStyle, PoseStyle, sample_speaker_style
 from backend.synth.voices import VoiceSpec, sample_voice
 
 CORPUS_FORMAT = "adamesh-corpus/1"
@@ -181,7 +181,7 @@ def plan_jobs(
 
 def render_job(job: Job) -> list[dict]:
     """Worker side: speech for the job's sentences, then each utterance's files; returns their index entries."""
-    from backend.synth.speech import synthesize
+    from backend.synth.voices import synthesize
 
     speeches = synthesize(job.speaker.voice, [plan.text for plan in job.utterances])
     return [render_utterance(job, plan, speech) for plan, speech in zip(job.utterances, speeches)]
@@ -194,13 +194,13 @@ def render_utterance(job: Job, plan: UtterancePlan, speech) -> dict:
     from backend.audio.frames import motion_frame_count
     from backend.audio.prosody import frame_loudness_db, frame_pitch_hz
     from backend.clips import MotionClip, save_clip
+    from backend.core.phones import save_timeline
+    from backend.eyes.blinks import add_blinks
     from backend.synth.articulation import articulate
     from backend.synth.augment import apply_channel, perturb_speech
-    from backend.synth.blinks import add_blinks
     from backend.synth.brows import add_brow_raises
     from backend.synth.flame_lift import FLAME_EXPRESSION_NAMES, lift_to_flame
     from backend.synth.head_pose import head_motion
-    from backend.synth.phones import save_timeline
 
     rng = np.random.default_rng(plan.seed)
     audio = speech.audio
@@ -234,7 +234,7 @@ def render_utterance(job: Job, plan: UtterancePlan, speech) -> dict:
 
 def pin_timeline_end(phones, duration: float):
     """Engines end their timeline within a few samples of the audio; pin the last phone to the audio's true end."""
-    from backend.synth.phones import Phone
+    from backend.core.phones import Phone
 
     last = phones[-1]
     return [*phones[:-1], Phone(last.phone, last.start, max(duration, last.start + 1e-3))]

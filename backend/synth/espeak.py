@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.errors import SynthError
-from backend.synth.phones import SILENCE, VOWELS
+from backend.core.errors import SynthError
+from backend.core.phones import SILENCE, VOWELS
 from backend.synth.speech import Speech, timeline_from_segments
 
 LIBRARY = "libespeak-ng.so.1"

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from backend.errors import SynthError
-from backend.synth.phones import SILENCE
+from backend.core.errors import SynthError
+from backend.core.phones import SILENCE
 from backend.synth.speech import Speech, timeline_from_segments
 
 FESTIVAL = "festival"

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.errors import ClipError
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
+from backend.core.errors import ClipError
 
 FLAME_EXPRESSION_COUNT = 100
 FLAME_EXPRESSION_NAMES = tuple(f"Exp{k + 1}" for k in range(FLAME_EXPRESSION_COUNT))

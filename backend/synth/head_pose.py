@@ -1,4 +1,4 @@
-"""Head motion while speaking: the corpus's pose ground truth (DESIGN.md section 6).
+"""Head motion while speaking: the corpus's pose ground truth (docs/architecture.md section 6).
 
 Four layers, all in degrees until the end, then radians as FLAME axis-angle relative to rest (x = nod, +x chin down;
 y = turn; z = tilt):
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from backend.core.timebase import check_timing, frame_series, frame_times, smooth, smooth_noise
 from backend.synth.prosodic_cues import prosodic_cues
-from backend.synth.styles import PoseStyle
-from backend.synth.timebase import check_timing, frame_series, frame_times, smooth, smooth_noise
+from backend.synth.speaker_styles import PoseStyle
 
 _BEAT_RISE_S = 0.16  # time from onset to the bottom of a beat nod
 _BEAT_SPAN_S = 12 * _BEAT_RISE_S  # by then a beat nod has returned to within 1e-3 of its size

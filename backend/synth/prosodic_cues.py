@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.synth.timebase import check_timing, frame_series, smooth
+from backend.core.timebase import check_timing, frame_series, smooth
 
 SPEECH_FLOOR_DB = -30.0  # below the clip's loud level by more than this is silence
 SILENCE_DB = -60.0  # dBFS: digital silence and room noise; speech at any sane recording level is far above it

@@ -1,7 +1,7 @@
 """Synthetic speech with its exact phone timeline: what every speech engine here returns.
 
-`synthesize(voice, texts)` is the one entry point the corpus uses; it hands the texts to the voice's engine
-(backend/synth/espeak.py or backend/synth/festival.py). Engines describe their output as a list of segments, each
+`synthesize(voice, texts)` in backend/synth/voices.py hands texts to a voice's engine (backend/synth/espeak.py or
+backend/synth/festival.py). Engines describe their output as a list of segments, each
 one or more ARPAbet phones with the sample where it starts; `timeline_from_segments` turns that into the
 contiguous `Phone` timeline every consumer relies on.
 """
@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from backend.errors import SynthError
-from backend.synth.phones import PHONES, SILENCE, Phone
-
-if TYPE_CHECKING:
-    from backend.synth.voices import VoiceSpec
+from backend.core.errors import SynthError
+from backend.core.phones import PHONES, SILENCE, Phone
 
 
 @dataclass(frozen=True)
@@ -37,20 +33,6 @@ class Speech:
     @property
     def duration(self) -> float:
         return len(self.audio) / self.sample_rate
-
-
-def synthesize(voice: VoiceSpec, texts: Sequence[str]) -> list[Speech]:
-    """Speaks each text with `voice`; Festival renders the whole list in one process (its start-up is slow)."""
-    if voice.engine == "espeak":
-        from backend.synth import espeak
-
-        return [espeak.synthesize(text, voice.name, voice.variant, voice.rate, voice.pitch, voice.pitch_range)
-                for text in texts]
-    if voice.engine == "festival":
-        from backend.synth import festival
-
-        return festival.synthesize_batch(texts, voice.name, voice.rate, voice.pitch)
-    raise SynthError(f"unknown speech engine {voice.engine!r}; choose espeak or festival")
 
 
 def timeline_from_segments(

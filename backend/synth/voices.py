@@ -17,14 +17,17 @@ which an echo would fill (tests/backend/test_speech_voices.py checks every varia
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from backend.errors import SynthError
+from backend.core.errors import SynthError
 from backend.synth.espeak import ACCENT_PHONEME_TABLES
+from backend.synth.espeak import synthesize as espeak_synthesize
 from backend.synth.festival import VOICES as FESTIVAL_VOICES
-from backend.synth.festival import festival_unavailable_reason, shifts_pitch
+from backend.synth.festival import festival_unavailable_reason, shifts_pitch, synthesize_batch
+from backend.synth.speech import Speech
 
 ENGINES = ("espeak", "festival")
 SPLITS = ("train", "test")
@@ -113,3 +116,13 @@ def sample_voice(rng: np.random.Generator, split: str, engines: tuple[str, ...] 
         pitch=round(float(rng.uniform(*PITCH_RANGE)), 2),
         pitch_range=round(float(rng.uniform(*PITCH_RANGE_FACTORS)), 2),
     )
+
+
+def synthesize(voice: VoiceSpec, texts: Sequence[str]) -> list[Speech]:
+    """Speaks each text with `voice`; Festival renders the whole list in one process (its start-up is slow)."""
+    if voice.engine == "espeak":
+        return [espeak_synthesize(text, voice.name, voice.variant, voice.rate, voice.pitch, voice.pitch_range)
+                for text in texts]
+    if voice.engine == "festival":
+        return synthesize_batch(texts, voice.name, voice.rate, voice.pitch)
+    raise SynthError(f"unknown speech engine {voice.engine!r}; choose espeak or festival")

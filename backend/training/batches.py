@@ -22,8 +22,9 @@ from torch import Tensor
 
 from backend.audio.phone_errors import corrupt_phones
 from backend.audio.phonetic import FEATURE_PHONES, phone_features
-from backend.synth.phones import Phone
-from backend.training.corpus_data import MODEL_FPS, CorpusFeatures
+from backend.core.phones import Phone
+from backend.core.timebase import MODEL_FPS
+from backend.training.corpus_data import CorpusFeatures
 
 _CORRUPTION_MARGIN_S = 0.5  # phones this far outside a window are corrupted with it: boundaries move into it
 

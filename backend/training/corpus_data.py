@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backend.errors import AdaMeshError
-from backend.synth.phones import BILABIALS, Phone
-from backend.tensor_files import read_tensors, write_tensors
+from backend.core.errors import AdaMeshError
+from backend.core.phones import BILABIALS, Phone
+from backend.core.timebase import MODEL_FPS
+from backend.models.tensor_files import read_tensors, write_tensors
 
-MODEL_FPS = 25.0  # the models' internal frame rate (DESIGN.md section 5)
 FEATURES_FILE = "training-features.safetensors"
 FEATURES_FORMAT = "adamesh-features/1"
 CORPUS_FORMAT = "adamesh-corpus/1"
@@ -36,7 +36,7 @@ class CorpusError(AdaMeshError):
 @dataclass(frozen=True)
 class SpeakerInfo:
     name: str  # the corpus's speaker id
-    pose_kind: str  # the pose style preset it was drawn from (backend/synth/styles.py POSE_PRESETS), or its own name
+    pose_kind: str  # the pose style preset it was drawn from (backend/synth/speaker_styles.py POSE_PRESETS), or its own name
 
 
 @dataclass
@@ -139,7 +139,7 @@ def compute_corpus_features(corpus: Path) -> CorpusFeatures:
     from backend.audio.frames import features_per_motion_frame
     from backend.audio.mel import log_mel
     from backend.clips import load_clip
-    from backend.synth.phones import load_timeline
+    from backend.core.phones import load_timeline
 
     index = read_index(corpus)
     channels = tuple(index["channels"])

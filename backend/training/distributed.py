@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from backend.errors import AdaMeshError
+from backend.models.devices import resolve_device
 
 
 @dataclass(frozen=True)
@@ -45,17 +45,6 @@ class Processes:
     def close(self) -> None:
         if self.distributed and dist.is_initialized():
             dist.destroy_process_group()
-
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when present, else CPU; "cpu" / "cuda" as asked (a clear error when CUDA is missing)."""
-    if name not in ("auto", "cpu", "cuda"):
-        raise AdaMeshError(f"unknown device {name!r}; use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise AdaMeshError("--device cuda was asked for, but PyTorch sees no CUDA GPU; use --device cpu")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def start_processes(device_name: str, threads: int | None = None) -> Processes:

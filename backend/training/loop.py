@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from backend.training.distributed import Processes
 from backend.training.settings import StageSettings
-from backend.training.state import Progress
+from backend.training.state import TrainingProgress
 
 _FINAL_LR_SHARE = 0.05  # cosine decay ends at this share of the peak rate
 _SUMMARY_STEPS = 20  # losses averaged over this many first and last steps for the checkpoint's summary
@@ -59,7 +59,7 @@ def learning_rate(settings: StageSettings, step: int, done: float) -> float:
 
 
 def run_stage(stage: Stage, name: str, index: int, settings: StageSettings, options: LoopOptions,
-              processes: Processes, progress: Progress, optimizer_state: dict | None,
+              processes: Processes, progress: TrainingProgress, optimizer_state: dict | None,
               save: Callable[[torch.optim.Optimizer], None], should_stop: Callable[[], bool]) -> bool:
     """Train `stage` from progress.step; True when the stage finished (steps or time), False when stopped early
     (then the state was saved for --resume)."""
@@ -115,7 +115,7 @@ def run_stage(stage: Stage, name: str, index: int, settings: StageSettings, opti
     return True
 
 
-def _postfix(progress: Progress, parts: dict[str, float], lr: float, elapsed: float, steps: int,
+def _postfix(progress: TrainingProgress, parts: dict[str, float], lr: float, elapsed: float, steps: int,
              budget_s: float | None) -> str:
     recent = float(np.mean(progress.losses[-20:]))
     rate = elapsed / max(progress.step, 1)

@@ -9,10 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.core.lip_gap import JAW_GAP_MM_PER_RAD, LIP_GAP_MM
 from backend.models.expression import ExpressionOutput
 from backend.models.pose_vqvae import VQVAEOutput
-from backend.synth.articulation import JAW_GAP_MM_PER_RAD, LIP_GAP_MM
-from backend.synth.channels import CHANNELS
 from backend.training.batches import ExpressionBatch
 
 # Jaw error in the units of the channels: 1 rad moves the lips 80 mm, a channel at weight 1 at most ~25 mm.
@@ -74,7 +73,3 @@ def code_loss(logits: Tensor, codes: Tensor) -> tuple[Tensor, dict[str, float]]:
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes.reshape(-1))
     return loss, {"perplexity": math.exp(min(loss.item(), 20.0))}
 
-
-def contract_channels(channels: Sequence[str]) -> bool:
-    """True when the lip-gap contract applies to these channels (the corpus's and the starter's)."""
-    return tuple(channels) == CHANNELS

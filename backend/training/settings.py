@@ -1,4 +1,4 @@
-"""Training presets: a small TOML file per recipe (backend/presets/*.toml) = model overrides + training schedule.
+"""Training presets: a small TOML file per recipe (backend/training/presets/*.toml) = model overrides + training schedule.
 
     [model]                       base = "tiny" | "starter" (ModelConfig.tiny() / .starter()), then nested
     [model.expression] ...        overrides applied with ModelConfig.with_overrides
@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.errors import AdaMeshError
+from backend.core.errors import AdaMeshError
 from backend.models.config import ModelConfig
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 STAGES = ("expression", "pose_vqvae", "pose_gpt")  # trained in this order; the style bank follows them
 
 
@@ -69,7 +69,7 @@ class Preset:
 
 
 def load_preset(name_or_path: str) -> Preset:
-    """A preset by name (backend/presets/NAME.toml) or by path to a .toml file."""
+    """A preset by name (backend/training/presets/NAME.toml) or by path to a .toml file."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = PRESETS_DIR / f"{name_or_path}.toml"

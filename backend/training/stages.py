@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from backend.models import AdaMeshModels
+from backend.models.adamesh import AdaMeshModels
 from backend.models.expression import ExpressionModel, ExpressionOutput
 from backend.models.molora import set_molora_scale
 from backend.models.pose_gpt import PoseGPT, pool_to_code_rate

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from backend.errors import AdaMeshError
-from backend.tensor_files import read_tensors, write_tensors
+from backend.core.errors import AdaMeshError
+from backend.models.tensor_files import read_tensors, write_tensors
 
 STATE_FORMAT = "adamesh-train-state/1"
 
@@ -28,7 +28,7 @@ class TrainingStateError(AdaMeshError):
 
 
 @dataclass
-class Progress:
+class TrainingProgress:
     stage: int = 0  # index of the running stage in STAGES; len(STAGES) once all are trained
     step: int = 0  # steps done in the running stage
     seconds: dict[str, float] = field(default_factory=dict)  # wall time spent per stage
@@ -41,7 +41,7 @@ def state_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.name.removesuffix(".safetensors") + ".train-state.safetensors")
 
 
-def save_state(path: Path, models: nn.Module, optimizer: torch.optim.Optimizer | None, progress: Progress,
+def save_state(path: Path, models: nn.Module, optimizer: torch.optim.Optimizer | None, progress: TrainingProgress,
                identity: dict) -> None:
     tensors = {f"model.{name}": t for name, t in models.state_dict().items()}
     groups: list = []
@@ -58,7 +58,7 @@ def save_state(path: Path, models: nn.Module, optimizer: torch.optim.Optimizer |
     })
 
 
-def load_state(path: Path, models: nn.Module, identity: dict) -> tuple[Progress, dict | None]:
+def load_state(path: Path, models: nn.Module, identity: dict) -> tuple[TrainingProgress, dict | None]:
     """Load the weights into `models`; return the progress and the optimiser state dict (None between stages)."""
     if not path.is_file():
         raise TrainingStateError(f"nothing to resume: no training state {path} (it is removed once training ends); "
@@ -72,7 +72,7 @@ def load_state(path: Path, models: nn.Module, identity: dict) -> tuple[Progress,
         raise TrainingStateError(f"{path} belongs to another training run ({', '.join(differs)} differ); train with "
                                  "the same data, preset and seed, or delete it to start afresh")
     models.load_state_dict({name[6:]: t for name, t in tensors.items() if name.startswith("model.")})
-    progress = Progress(**json.loads(metadata["progress"]))
+    progress = TrainingProgress(**json.loads(metadata["progress"]))
     groups = json.loads(metadata["optimizer_groups"])
     if not groups:
         return progress, None

@@ -16,7 +16,7 @@ from adamesh_blender.anim.rigs import (
     map_rig,
 )
 from adamesh_blender.errors import RigError
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
 
 POSE_KEYS = tuple(f"Pose{i}" for i in range(1, 37))
 SHAPE_KEYS = tuple(f"Shape{i}" for i in range(1, 301))

@@ -1,3 +1,5 @@
+from backend.adaptation.adapt_options import AdaptOptions
+
 """Tests in the real bpy module: every test starts from an empty factory scene, so no state leaks between them."""
 
 from pathlib import Path
@@ -19,7 +21,7 @@ def tiny_style(tmp_path_factory, tiny_checkpoint, heldout_corpus) -> Path:
     import numpy as np
     import soundfile
 
-    from backend.adapt import adapt_style
+    from backend.adaptation.adapt_style import adapt_style
     from backend.audio.decode import load_audio
     from backend.clips import MotionClip, load_clip, save_clip
 
@@ -31,8 +33,7 @@ def tiny_style(tmp_path_factory, tiny_checkpoint, heldout_corpus) -> Path:
     joined = {key: np.concatenate([getattr(clip, key) for clip in clips]) for key in ("expression", "jaw", "head")}
     save_clip(MotionClip(clips[0].fps, expression_names=clips[0].expression_names, **joined), folder / "reference.npz")
     out = folder / "calm.safetensors"
-    adapt_style(folder / "reference.wav", folder / "reference.npz", out, tiny_checkpoint, steps=8, device="cpu",
-                phonetic="none", name="calm")
+    adapt_style(folder / "reference.wav", folder / "reference.npz", out, AdaptOptions(steps=8, device="cpu", phonetic="none", name="calm", checkpoint=str(tiny_checkpoint)))
     return out
 
 

@@ -18,7 +18,6 @@ import wave
 from pathlib import Path
 
 import bpy
-
 from fcurves import assigned_fcurves, key_frames
 from rna_layout import draw_panel
 from sound_strips import add_sound_strip, can_add_sound_strips

@@ -1,6 +1,6 @@
 """What the reliability tests share: the add-on enabled in this process, the artist's earlier animation and a
 snapshot of every key to compare before and after, and a stand-in for the window manager that drives a job
-operator's modal path (the bpy module has no window to run a modal operator in, DESIGN.md section 2)."""
+operator's modal path (the bpy module has no window to run a modal operator in, docs/architecture.md section 2)."""
 
 from __future__ import annotations
 

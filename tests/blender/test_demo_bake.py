@@ -12,8 +12,10 @@ import pytest
 
 from adamesh_blender.rig_builders.demo_head import build_demo_head
 from adamesh_blender.rig_builders.head_mesh import LIP_GROUPS, lip_separation_mm
-from backend.metrics import CLOSED_MM, closure_rate, opening_rate
-from backend.synth.phones import load_timeline
+from backend.adaptation.adapt_options import AdaptOptions
+from backend.core.phones import load_timeline
+from backend.evaluation.metrics import CLOSED_MM, closure_rate, opening_rate
+from backend.inference.generate_options import GenerateOptions
 from demo import render, scene
 from demo.moments import CLOSED, OPEN, pick_moments
 
@@ -33,10 +35,10 @@ def demo_clips(tmp_path_factory) -> dict[str, Path]:
     """The starter's clips of the bundled sentence: without a style, and in the style of the bundled reference."""
     import torch
 
-    from backend.adapt import adapt_style
-    from backend.checkpoints import load_checkpoint
+    from backend.adaptation.adapt_style import adapt_style
     from backend.clips import save_clip
-    from backend.generate import generate_clip
+    from backend.inference.generation import generate_clip
+    from backend.models.checkpoint_file import load_checkpoint
 
     folder = tmp_path_factory.mktemp("demo")
     threads = torch.get_num_threads()
@@ -44,13 +46,11 @@ def demo_clips(tmp_path_factory) -> dict[str, Path]:
     try:
         checkpoint = load_checkpoint(None, torch.device("cpu"))
         style = folder / "crooked-smile.safetensors"
-        adapt_style(ASSETS / "reference.flac", ASSETS / "reference.npz", style, checkpoint, steps=ADAPT_STEPS,
-                    device="cpu", transcript=(ASSETS / "reference.txt").read_text())
+        adapt_style(ASSETS / "reference.flac", ASSETS / "reference.npz", style, AdaptOptions(steps=ADAPT_STEPS, device="cpu", transcript=(ASSETS / "reference.txt").read_text()), checkpoint)
         clips = {}
         for label, style_file in ((BASE, None), (STYLED, style)):
             clips[label] = folder / f"{label}.npz"
-            save_clip(generate_clip(ASSETS / "speech.flac", checkpoint, fps=scene.FPS, device="cpu", style=style_file,
-                                    transcript=(ASSETS / "speech.txt").read_text()), clips[label])
+            save_clip(generate_clip(ASSETS / "speech.flac", GenerateOptions(fps=scene.FPS, device="cpu", style=style_file, transcript=(ASSETS / "speech.txt").read_text(), blinks=False), checkpoint), clips[label])
     finally:
         torch.set_num_threads(threads)
     return clips

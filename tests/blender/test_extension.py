@@ -16,7 +16,8 @@ import pytest
 
 from backend.audio.frames import motion_frame_count
 from backend.clips import load_clip
-from backend.synth.articulation import lip_gap
+from backend.core.lip_gap import lip_gap
+from backend.inference.generate_options import GenerateOptions
 
 from .helpers import HEAD, run_bake, save_scene
 from .sound_strips import can_add_sound_strips
@@ -68,7 +69,7 @@ def test_the_zip_holds_the_addon_the_backend_and_its_requirements(package, manif
     names = set(zipfile.ZipFile(package).namelist())
     assert package.name == f"adamesh-{manifest_version}.zip"
     assert {"blender_manifest.toml", "__init__.py", "addon.py", "client/worker_client.py"} <= names
-    assert {"backend/__main__.py", "backend/worker.py", "backend/audio/decode.py", "requirements/backend.txt"} <= names
+    assert {"backend/cli/main.py", "backend/worker/server.py", "backend/audio/decode.py", "requirements/backend.txt"} <= names
     assert not [name for name in names if "__pycache__" in name or name.startswith("tests/")]
 
 
@@ -191,14 +192,13 @@ def test_generate_animation_uses_the_style_chosen_in_the_library(generated_at_37
                                                                    heldout_speech):
     """The panel's style and its strength slider (1.5) reach the backend: the operator's clip is the one the
     backend makes for that style at that strength, and not the one at strength 1."""
-    from backend.devices import DEVICE_TOLERANCE
-    from backend.generate import generate_clip
+    from backend.inference.generation import generate_clip
+    from backend.models.devices import DEVICE_TOLERANCE
 
     styled = generated_at_37["runs"]["24 styled"]
     assert styled["outcome"] == ["FINISHED"]
     clip = load_clip(styled["clip"])
-    expected = {strength: generate_clip(heldout_speech[0], tiny_checkpoint, fps=24.0, style=tiny_style,
-                                        expression_strength=strength, blinks=True).expression
+    expected = {strength: generate_clip(heldout_speech[0], GenerateOptions(fps=24.0, style=tiny_style, expression_strength=strength, blinks=True, checkpoint=str(tiny_checkpoint))).expression
                 for strength in (1.0, 1.5)}
     assert np.abs(clip.expression - expected[1.5]).max() < DEVICE_TOLERANCE
     assert np.abs(clip.expression - expected[1.0]).max() > 100 * DEVICE_TOLERANCE

@@ -14,10 +14,11 @@ from adamesh_blender.errors import RigError
 from adamesh_blender.rig_builders.demo_head import build_demo_head
 from adamesh_blender.rig_builders.flame_standin import build_flame_standin
 from adamesh_blender.rig_builders.head_mesh import lip_separation_mm
-from backend.synth.articulation import articulate, lip_gap
-from backend.synth.channels import CHANNELS
-from backend.synth.phones import Phone
-from backend.synth.styles import ExpressionStyle
+from backend.core.channels import CHANNELS
+from backend.core.lip_gap import lip_gap
+from backend.core.phones import Phone
+from backend.synth.articulation import articulate
+from backend.synth.speaker_styles import ExpressionStyle
 
 from .helpers import add_speech_strip, at_frame, clip_at, clip_file
 

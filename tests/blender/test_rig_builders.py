@@ -9,8 +9,8 @@ from adamesh_blender.anim.rigs import FLAME_BONES, RigKind, describe_rig, detect
 from adamesh_blender.rig_builders.demo_head import build_demo_head
 from adamesh_blender.rig_builders.flame_standin import build_flame_standin
 from adamesh_blender.rig_builders.head_mesh import JAW_LEVER, lip_separation_mm
-from backend.synth.articulation import JAW_GAP_MM_PER_RAD, LIP_GAP_MM
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
+from backend.core.lip_gap import JAW_GAP_MM_PER_RAD, LIP_GAP_MM
 
 
 def _separation(mesh_obj) -> float:

@@ -22,7 +22,7 @@ from adamesh_blender import bundle
 from adamesh_blender.client import AdaptRequest, GenerateRequest, WorkerClient
 from backend.audio.decode import load_audio
 from backend.clips import MotionClip, load_clip, save_clip
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ import soundfile
 from adamesh_blender.client import BackendError, JobCancelled, JobState
 from backend.audio.frames import motion_frame_count
 from backend.clips import load_clip
-from backend.synth.channels import CHANNELS
+from backend.core.channels import CHANNELS
 
 from .conftest import generate_request as generate
 from .conftest import progress_messages

@@ -16,7 +16,7 @@ import soxr
 from adamesh_blender.client import BackendError
 from backend.audio.frames import motion_frame_count
 from backend.clips import load_clip
-from backend.synth.articulation import lip_gap
+from backend.core.lip_gap import lip_gap
 from tests.media import write_media, write_silent_video
 
 from .conftest import assert_nothing_left, assert_one_line_error, generate_request, run_cli

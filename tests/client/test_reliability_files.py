@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from adamesh_blender.client import BackendError
-from backend.checkpoints import DEFAULT_CHECKPOINT
-from backend.styles import load_style
+from backend.inference.style_files import load_style
+from backend.models.checkpoint_file import DEFAULT_CHECKPOINT
 
 from .conftest import CodeOnLoad, adapt_request, assert_nothing_left, generate_request
 
@@ -111,7 +111,7 @@ BAD_CHECKPOINTS = {
                               "the checkpoint was not completely written or copied; replace it with a complete copy"),
     "newer.safetensors": (lambda f, c: with_format(c, f / "newer.safetensors", b"adamesh-checkpoint/1",
                                                    b"adamesh-checkpoint/7"),
-                          "newer than this backend reads (adamesh-checkpoint/1); update the AdaMesh add-on"),
+                          "made by a newer AdaMesh than this backend reads (adamesh-checkpoint/1); update the AdaMesh add-on"),
     "model.pt": (lambda f, c: _pickled_weights(f / "model.pt"), "is not a checkpoint (not a safetensors file)"),
     "missing.safetensors": (lambda f, c: f / "missing.safetensors", "missing.safetensors does not exist"),
 }

@@ -17,7 +17,7 @@ from adamesh_blender.client import BackendError
 from backend.adaptation.reference import MAX_LENGTH_MISMATCH_S, MIN_REFERENCE_SECONDS
 from backend.audio.decode import load_audio
 from backend.clips import load_clip, save_clip
-from backend.styles import load_style
+from backend.inference.style_files import load_style
 
 from .conftest import CodeOnLoad, adapt_request, assert_nothing_left, assert_one_line_error, run_cli
 

@@ -11,7 +11,7 @@ import soundfile
 from adamesh_blender.client import BackendError, JobCancelled, JobState
 from backend.audio.decode import load_audio
 from backend.clips import MotionClip, load_clip, save_clip
-from backend.styles import load_style
+from backend.inference.style_files import load_style
 
 from .conftest import adapt_request as adapt
 from .conftest import progress_messages

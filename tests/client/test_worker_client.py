@@ -20,7 +20,7 @@ from adamesh_blender.client import (
     WorkerStartError,
     WorkerTimeout,
 )
-from backend.version import backend_version
+from backend.core.version import backend_version
 
 from .conftest import write_wav
 

@@ -9,8 +9,8 @@ import sys
 import threading
 import time
 
-from backend import protocol as backend_protocol
 from adamesh_blender.client import protocol as client_protocol
+from backend.worker import protocol as backend_protocol
 
 from .conftest import ROOT, write_wav
 
@@ -103,7 +103,7 @@ def test_shutdown_answers_last_and_exits(tmp_path):
 def test_stray_output_from_handlers_goes_to_stderr_not_the_protocol():
     command = [
         sys.executable, "-c",
-        "import sys; from backend.worker import main; "
+        "import sys; from backend.worker.server import main; "
         "sys.exit(main({'noisy': 'tests.client.stray_output_handlers:handle_noisy'}))",
     ]  # fmt: skip
     events, stderr, returncode = run_worker([request("n", "noisy")], 1, command)
@@ -135,9 +135,9 @@ def test_the_worker_greets_without_loading_torch_or_numpy():
     """Cold start stays a fraction of a second: the CLI and the worker import no heavy library before a request."""
     command = [
         sys.executable, "-c",
-        "import sys; import backend.__main__, backend.worker; "
+        "import sys; import backend.cli.main, backend.worker.server; "
         "heavy = sorted({'torch', 'numpy', 'librosa', 'av'} & set(sys.modules)); "
-        "sys.exit(f'imported at start: {heavy}') if heavy else sys.exit(backend.worker.main())",
+        "sys.exit(f'imported at start: {heavy}') if heavy else sys.exit(backend.worker.server.main())",
     ]  # fmt: skip
     events, stderr, returncode = run_worker([request("p", "ping")], 1, command)
     assert returncode == 0, stderr

@@ -1,0 +1,115 @@
+"""Style files: what they hold, how a damaged, truncated, foreign or newer file is refused, and that applying a style
+leaves the loaded checkpoint as it was."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import struct
+
+import pytest
+import torch
+
+from backend.eyes.eye_motion import EyeStyle
+from backend.inference.style_files import (
+    STYLE_FORMAT,
+    Style,
+    StyleError,
+    apply_style,
+    checkpoint_hash,
+    load_style,
+    save_style,
+)
+from backend.models.checkpoint_file import load_checkpoint
+from backend.models.molora import molora_layers, molora_state_dict
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_checkpoint):
+    return load_checkpoint(tiny_checkpoint)
+
+
+@pytest.fixture
+def style(checkpoint) -> Style:
+    """A style as Adapt Style leaves it: adapters with non-zero B, style vectors, metadata."""
+    generator = torch.Generator().manual_seed(0)
+    adapter = {name: torch.randn(t.shape, generator=generator) * 0.1
+               for name, t in molora_state_dict(checkpoint.models.expression).items()}
+    return Style(adapter=adapter, expression_style=torch.randn(checkpoint.config.expression.style_dim),
+                 pose_style=torch.randn(checkpoint.config.pose_gpt.style_dim), channel_names=checkpoint.channel_names,
+                 checkpoint_hash=checkpoint_hash(checkpoint), eyes=EyeStyle(11.0, 0.25, 3.0, "reference"),
+                 name="test", reference_seconds=10.0, created="2026-01-01T00:00:00+00:00",
+                 retrieval={"method": "blend", "matches": []}, adaptation={"steps": 5})
+
+
+def test_a_style_file_round_trips(style, checkpoint, tmp_path):
+    path = tmp_path / "style.safetensors"
+    save_style(path, style)
+    loaded = load_style(path, checkpoint)
+    assert loaded.adapter.keys() == style.adapter.keys()
+    for name, tensor in style.adapter.items():
+        assert torch.equal(loaded.adapter[name], tensor)
+    assert torch.equal(loaded.pose_style, style.pose_style) and torch.equal(loaded.expression_style,
+                                                                             style.expression_style)
+    assert dataclasses.replace(loaded, adapter={}, pose_style=None, expression_style=None) == \
+        dataclasses.replace(style, adapter={}, pose_style=None, expression_style=None)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_applying_a_style_leaves_the_checkpoint_untouched(style, checkpoint):
+    before = checkpoint_hash(checkpoint)
+    styled, expression, pose = apply_style(checkpoint, style, expression_strength=1.5, pose_strength=0.5)
+    assert checkpoint_hash(checkpoint) == before
+    assert all(layer.scale == 1.5 for layer in molora_layers(styled.models.expression))
+    assert all(layer.scale == 1.0 for layer in molora_layers(checkpoint.models.expression))
+    torch.testing.assert_close(expression[0], 1.5 * style.expression_style)
+    default = checkpoint.models.pose_gpt.style_embedding.weight.mean(0)  # the even blend of the training styles
+    torch.testing.assert_close(pose[0], default + 0.5 * (style.pose_style - default))
+
+
+def test_a_damaged_header_is_named(style, tmp_path):
+    path = tmp_path / "style.safetensors"
+    save_style(path, style)
+    data = bytearray(path.read_bytes())
+    data[10:30] = b"\xff" * 20  # inside the JSON header
+    path.write_bytes(bytes(data))
+    with pytest.raises(StyleError, match="damaged header"):
+        load_style(path)
+
+
+def test_a_truncated_file_is_named(style, tmp_path):
+    path = tmp_path / "style.safetensors"
+    save_style(path, style)
+    path.write_bytes(path.read_bytes()[:-1000])
+    with pytest.raises(StyleError, match=r"truncated \(\d+ bytes\).*style file was not completely written"):
+        load_style(path)
+
+
+def test_a_style_for_another_checkpoint_names_both(style, checkpoint, tmp_path):
+    path = tmp_path / "style.safetensors"
+    save_style(path, dataclasses.replace(style, checkpoint_hash="ab" * 32))
+    own = checkpoint_hash(checkpoint)
+    with pytest.raises(StyleError, match=f"adapted on checkpoint {'ab' * 8}.*in use is tiny.safetensors \\({own[:16]}"):
+        load_style(path, checkpoint)
+    load_style(path)  # without a checkpoint to compare, the file itself is fine
+
+
+def test_a_newer_or_foreign_format_is_refused(style, tmp_path, tiny_checkpoint):
+    path = tmp_path / "style.safetensors"
+    save_style(path, style)
+    data = path.read_bytes()
+    header_length = struct.unpack("<Q", data[:8])[0]
+    header = data[8:8 + header_length]
+    assert json.loads(header)["__metadata__"]["format"] == STYLE_FORMAT
+    newer = header.replace(b'"adamesh-style/1"', b'"adamesh-style/2"')  # same length: the offsets stay valid
+    path.write_bytes(data[:8] + newer + data[8 + header_length:])
+    with pytest.raises(StyleError, match="newer AdaMesh.*update the AdaMesh add-on"):
+        load_style(path)
+    with pytest.raises(StyleError, match="not an AdaMesh style file"):
+        load_style(tiny_checkpoint)  # a checkpoint is a safetensors file too
+
+
+def test_strengths_outside_their_range_are_refused(style, checkpoint):
+    for strength in (-0.1, 3.5, float("nan")):
+        with pytest.raises(StyleError, match="strength must lie in"):
+            apply_style(checkpoint, style, expression_strength=strength)

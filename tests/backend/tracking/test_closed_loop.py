@@ -1,0 +1,104 @@
+"""Closed loop: the ICT head rendered speaking with known motion, tracked, compared with the truth.
+
+The truth is the demo reference (assets/demo/reference.npz: 10.7 s of synthetic speech motion with a crooked smile,
+smileLeft 0.84 against smileRight 0.21, nodding, blinks) with a head turn added: 20 degrees to the subject's left
+and then to the right (one sine over the clip). Rendered in bpy (Workbench) at 640x480 from a front camera, encoded
+with its speech as H.264 + AAC, tracked with `track_video`. docs/tracking.md has the figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.audio.decode import load_audio
+from backend.clips import load_clip
+from backend.clips.rotations import axis_angle_to_matrix
+from backend.core.channels import CHANNELS
+from backend.tracking.channels import relative_to_rest
+from backend.tracking.ict_face import load_ict_face
+from backend.tracking.track import track_video
+from tests.backend.tracking.face_videos import ROOT, ict_weights, render_frames, write_video
+
+pytestmark = pytest.mark.slow
+TURN_DEG = 20.0
+INNER_LIPS = np.array([5533, 5517])  # ICT vertices of Multi-PIE 62 and 66: upper and lower inner lip
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory):
+    truth = load_clip(ROOT / "assets" / "demo" / "reference.npz")
+    seconds = np.arange(truth.n_frames) / truth.fps
+    head = truth.head.copy()
+    head[:, 1] += np.radians(TURN_DEG) * np.sin(2 * np.pi * seconds / truth.duration)
+    frames = render_frames(ict_weights(truth), head, size=(640, 480))
+    video = write_video(tmp_path_factory.mktemp("loop") / "speaking.mp4", frames, truth.fps,
+                        load_audio(ROOT / "assets" / "demo" / "reference.flac"))
+    tracked = track_video(video, video.with_suffix(".npz"))
+    n = min(tracked.clip.n_frames, truth.n_frames)
+    return truth, head[:n], tracked.clip, n, video
+
+
+def mouth_opening_cm(clip, n: int) -> np.ndarray:
+    """The ICT head's inner-lip gap for the clip's channels and jaw (what the video shows of the mouth)."""
+    face = load_ict_face()
+    basis = face.expression_basis(INNER_LIPS)
+    return (ict_weights(clip) @ (basis[:, 0, 1] - basis[:, 1, 1]))[:n]
+
+
+def blinks(values: np.ndarray, threshold: float = 0.5) -> list[int]:
+    """Frames where a blink peaks (above threshold)."""
+    above = values > threshold
+    starts = np.flatnonzero(above & ~np.roll(above, 1))
+    ends = np.flatnonzero(above & ~np.roll(above, -1))
+    return [int(a + np.argmax(values[a:b + 1])) for a, b in zip(starts, ends)]
+
+
+def test_head_pitch_and_yaw_within_2_degrees_rms(loop):
+    truth, head, clip, n, _ = loop
+    true_head = relative_to_rest(np.stack([axis_angle_to_matrix(h) for h in head.astype(np.float64)]))
+    error = np.degrees(clip.head[:n] - true_head)
+    rms = np.sqrt((error ** 2).mean(axis=0))
+    print(f"head RMS error (deg): pitch {rms[0]:.2f}, yaw {rms[1]:.2f}, roll {rms[2]:.2f}")
+    assert rms[0] <= 2.0 and rms[1] <= 2.0
+
+
+def test_mouth_opening_correlates(loop):
+    truth, _, clip, n, _ = loop
+    opening = np.corrcoef(mouth_opening_cm(clip, n), mouth_opening_cm(truth, n))[0, 1]
+    jaw = np.corrcoef(clip.jaw[:n, 0], truth.jaw[:n, 0])[0, 1]
+    print(f"mouth opening correlation {opening:.3f} (jaw channel alone {jaw:.3f})")
+    assert opening >= 0.9
+
+
+def smile(clip, n: int) -> tuple[float, float]:
+    left = clip.expression[:n, CHANNELS.index("mouthSmileLeft")]
+    right = clip.expression[:n, CHANNELS.index("mouthSmileRight")]
+    return float((left + right).mean() / 2), float((left - right).mean())
+
+
+def test_smile_size_within_30_percent(loop):
+    truth, _, clip, n, _ = loop
+    (size, side), (true_size, true_side) = smile(clip, n), smile(truth, n)
+    print(f"smile size {size:.2f} (truth {true_size:.2f}), side left-right {side:+.2f} (truth {true_side:+.2f})")
+    assert abs(size - true_size) <= 0.3 * true_size
+
+
+@pytest.mark.xfail(strict=True, reason="measured: the crooked smile's asymmetry reads at about half its size (the "
+                                       "far mouth corner of a turned head); docs/tracking.md")
+def test_smile_side_within_30_percent(loop):
+    truth, _, clip, n, _ = loop
+    (_, side), (_, true_side) = smile(clip, n), smile(truth, n)
+    assert np.sign(side) == np.sign(true_side) and abs(side - true_side) <= 0.3 * abs(true_side)
+
+
+def test_blinks_found(loop):
+    truth, _, clip, n, _ = loop
+    found = total = 0
+    for channel in ("eyeBlinkLeft", "eyeBlinkRight"):
+        column = CHANNELS.index(channel)
+        tracked_peaks = blinks(clip.expression[:n, column], 0.35)
+        for peak in blinks(truth.expression[:n, column]):
+            total += 1
+            found += any(abs(peak - other) <= 2 for other in tracked_peaks)
+    print(f"blinks found {found} of {total}")
+    assert total > 0 and found >= 0.9 * total
