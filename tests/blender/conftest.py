@@ -37,11 +37,10 @@ def tiny_style(tmp_path_factory, tiny_checkpoint, heldout_corpus) -> Path:
     return out
 
 
-def pytest_report_header(config) -> list[str]:
-    """Said once per run, at the top: which Blender the tests run in, and what its build lacks."""
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Said once per run (also with -q): which Blender the tests ran in, and what its build lacks."""
     from .sound_strips import WHY, can_add_sound_strips
 
-    lines = [f"bpy {bpy.app.version_string}"]
+    terminalreporter.write_line(f"Blender-side tests ran in bpy {bpy.app.version_string}")
     if not can_add_sound_strips():
-        lines.append(WHY)
-    return lines
+        terminalreporter.write_line(WHY)
