@@ -41,7 +41,7 @@ from . import bundle
 from .anim import compat
 from .anim.keyframes import BakeReport
 from .client import Job, WorkerClient
-from .client.installer import venv_python
+from .client.installer import has_requirements, venv_python
 from .errors import AddonError
 from .generation import bake_generated_clip, generate_request
 from .operators.checks import editable_problem, mesh_problem, rig_problem
@@ -76,7 +76,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--frame-start", type=int, help="where the first sound strip starts (default: scene start)")
     parser.add_argument("--checkpoint", help="model checkpoint (default: the add-on's setting, else the starter)")
     parser.add_argument("--backend-python", help="the backend environment's Python (default: the add-on's setting, "
-                                                 "else the environment Install Backend made)")
+                                                 "else a checkout's .venv, else the environment Install Backend "
+                                                 "made, else this Python when it has the backend's packages)")
     parser.add_argument("--device", choices=[item[0].lower() for item in DEVICES], help="default: the add-on's")
     parser.add_argument("--seed", type=int, default=0, help="head-motion sampling seed")
     return parser.parse_args(argv[argv.index("--") + 1:] if "--" in argv else argv[1:])
@@ -96,15 +97,20 @@ def backend_python(args: argparse.Namespace, prefs) -> str:
         return args.backend_python
     if prefs is not None and prefs.backend_python:
         return bpy.path.abspath(prefs.backend_python)
-    installed = venv_python(default_venv())
-    if installed.is_file():
-        return str(installed)
+    # a source checkout after `python build.py setup`: its own environment (an installed extension has no .venv)
+    for environment in (bundle.backend_root() / ".venv", default_venv()):
+        if venv_python(environment).is_file():
+            return str(venv_python(environment))
+    if has_requirements(bundle.backend_requirements()):
+        return sys.executable
     raise AddonError("no backend Python: pass --backend-python PATH, or press Install Backend in Blender's "
                      "Preferences > Add-ons > AdaMesh")
 
 
 def check_inputs(args: argparse.Namespace) -> list[BakePair]:
     """Everything that can be checked before the worker starts, so a typo costs no generation time."""
+    if not compat.can_add_sound_strips():  # before the scene is opened: every pair needs its own sound strip
+        raise AddonError(compat.NO_AUDIO_SUPPORT)
     if args.blend is not None:
         if not args.blend.is_file():
             raise AddonError(f"scene {args.blend} does not exist")

@@ -81,21 +81,6 @@ class AdaMeshSettings(bpy.types.PropertyGroup):
         name="Transcript", description="Optional: the words spoken, which make lip sync on real speech more exact"
     )
 
-    def custom_mapping(self) -> CustomMapping | None:
-        if not self.use_custom_mapping:
-            return None
-        return CustomMapping(
-            channels={pair.channel: pair.shape_key for pair in self.channel_map if pair.channel and pair.shape_key},
-            head_bone=self.head_bone or None,
-            jaw_bone=self.jaw_bone or None,
-            jaw_open_key=self.jaw_open_key or None,
-        )
-
-    def active_style(self) -> AdaMeshStyle | None:
-        if self.use_style and 0 <= self.style_index < len(self.styles):
-            return self.styles[self.style_index]
-        return None
-
 
 class AdaMeshJobStatus(bpy.types.PropertyGroup):
     """window_manager.adamesh_job: how the UI draws the running job (session.active_job() says if one runs)."""
@@ -106,6 +91,27 @@ class AdaMeshJobStatus(bpy.types.PropertyGroup):
 
 
 CLASSES = (AdaMeshChannelPair, AdaMeshStyle, AdaMeshSettings, AdaMeshJobStatus)
+
+
+# Helpers over the settings are functions, not methods: on Blender 4.2 a registered PropertyGroup subclass with a
+# Python method (or property) crashes the process at exit (status 139, a segmentation fault after Python has
+# finalised, even when it was unregistered cleanly; measured with bpy 4.2.23: the same class without the method
+# exits 0, and 4.5/5.0 do not crash either way). So no PropertyGroup of the add-on defines one.
+def custom_mapping(settings: AdaMeshSettings) -> CustomMapping | None:
+    if not settings.use_custom_mapping:
+        return None
+    return CustomMapping(
+        channels={pair.channel: pair.shape_key for pair in settings.channel_map if pair.channel and pair.shape_key},
+        head_bone=settings.head_bone or None,
+        jaw_bone=settings.jaw_bone or None,
+        jaw_open_key=settings.jaw_open_key or None,
+    )
+
+
+def active_style(settings: AdaMeshSettings) -> AdaMeshStyle | None:
+    if settings.use_style and 0 <= settings.style_index < len(settings.styles):
+        return settings.styles[settings.style_index]
+    return None
 
 
 def attach() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import bpy
 
+from adamesh_blender.anim import compat
 from adamesh_blender.rig_builders.head_mesh import lip_separation_mm
 
 from .moments import CLOSED, Moment
@@ -117,9 +118,7 @@ def render_video(scene, out: Path) -> Path:
     # one FXAA pass instead of 8 anti-aliasing samples: two ICT heads 0.29 s a frame against 0.96 s (bpy 5.0.1,
     # 2 busy cores), and at 480x270 the two look the same
     scene.display.render_aa = "FXAA"
-    settings = scene.render.image_settings
-    settings.media_type = "VIDEO"
-    settings.file_format = "FFMPEG"
+    compat.use_video_output(scene.render.image_settings)
     ffmpeg = scene.render.ffmpeg
     ffmpeg.format, ffmpeg.codec, ffmpeg.audio_codec = "MPEG4", "H264", "AAC"
     ffmpeg.constant_rate_factor = "MEDIUM"

@@ -42,7 +42,7 @@ def assemble(head_blend: Path, audio: Path, clips: list[tuple[str, Path]], out: 
     """Open the saved demo head, key the clips (key_heads), add camera and lights, and save to `out`."""
     bpy.ops.wm.open_mainfile(filepath=str(head_blend))
     scene = bpy.context.scene
-    heads, reports = key_heads(scene, demo_head(scene), audio, clips)
+    heads, reports = key_heads(scene, demo_head(scene), add_speech(scene, audio), clips)
     add_camera_and_lights(scene, heads)
     render.use_preview_settings(scene, render.VIDEO_SIZE)  # F12 in the saved file renders what the demo shows
     if bpy.ops.wm.save_as_mainfile(filepath=str(out.resolve())) != {"FINISHED"}:
@@ -50,12 +50,16 @@ def assemble(head_blend: Path, audio: Path, clips: list[tuple[str, Path]], out: 
     return reports
 
 
-def key_heads(scene, first, audio: Path, clips: list[tuple[str, Path]]) -> tuple[list, dict[str, BakeReport]]:
-    """Give each (label, clip) its own copy of the head `first`, named after the label and keyed from the clip
-    where one sound strip plays `audio` from FRAME_START. Heads stand left to right in the order given; returns
-    them and each label's bake report."""
+def add_speech(scene, audio: Path):
+    """The scene at the demo's frame rate, with `audio` as a sound strip from FRAME_START."""
     scene.render.fps, scene.render.fps_base = FPS, 1.0
-    strip = compat.new_sound_strip(scene, audio.stem, str(audio), channel=1, frame_start=FRAME_START)
+    return compat.new_sound_strip(scene, audio.stem, str(audio), channel=1, frame_start=FRAME_START)
+
+
+def key_heads(scene, first, strip, clips: list[tuple[str, Path]]) -> tuple[list, dict[str, BakeReport]]:
+    """Give each (label, clip) its own copy of the head `first`, named after the label and keyed from the clip
+    where the sound `strip` plays (add_speech). Heads stand left to right in the order given; returns them and
+    each label's bake report."""
     heads = [first] + [duplicate_head(first) for _ in clips[1:]]
     stem = first.name
     reports = {}

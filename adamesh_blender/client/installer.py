@@ -8,7 +8,9 @@ turns the output into a progress fraction and the line pip is on. Cancel ends th
 from __future__ import annotations
 
 import collections
+import importlib.metadata
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -28,6 +30,19 @@ DEPENDENCIES_PER_PIN = 3
 
 def venv_python(venv_dir: Path) -> Path:
     return venv_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+def has_requirements(requirements: Path) -> bool:
+    """Whether this interpreter has every distribution the requirements file pins (so it can run the backend)."""
+    for line in requirements.read_text().splitlines():
+        name = re.split(r"[=<>!~;\[ @]", line.strip(), maxsplit=1)[0]
+        if not name or name.startswith(("#", "-")):
+            continue
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            return False
+    return True
 
 
 def pinned_requirements(requirements: Path) -> int:

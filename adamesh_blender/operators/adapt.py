@@ -7,7 +7,7 @@ from pathlib import Path
 
 import bpy
 
-from .. import preferences, session
+from .. import preferences, properties, session
 from ..anim.rigs import describe_rig, find_armature, map_rig
 from ..client import AdaptRequest, Job
 from ..errors import AddonError
@@ -85,7 +85,7 @@ class ADAMESH_OT_adapt(JobOperator, bpy.types.Operator):
         mesh = checks.target_mesh(context)
         strip = checks.sound_strip(scene)
         rig = describe_rig(mesh)
-        custom = settings.custom_mapping()
+        custom = properties.custom_mapping(settings)
         channels = tuple(custom.channels) if custom else reference_channels(rig)
         mapping = map_rig(rig, channels, custom=custom)
         frames = range(settings.reference_frame_start, settings.reference_frame_end + 1)

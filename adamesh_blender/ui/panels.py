@@ -2,7 +2,7 @@
 
 import bpy
 
-from .. import session
+from .. import properties, session
 from ..anim.rigs import RigKind, arkit_channels_without_keys, describe_rig, detect_rig_kind, find_armature
 from ..generation import out_of_sync_reason
 from ..operators import adapt, checks, generate
@@ -113,7 +113,7 @@ class VIEW3D_PT_adamesh_style(_AdaMeshPanel, bpy.types.Panel):
         buttons.operator("adamesh.rename_style", text="", icon="GREASEPENCIL")
         buttons.operator("adamesh.delete_style", text="", icon="TRASH")
         layout.prop(settings, "use_style")
-        style = settings.active_style()
+        style = properties.active_style(settings)
         if style is not None:
             column = layout.column(align=True)
             column.prop(style, "expression_strength", slider=True)

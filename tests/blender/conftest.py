@@ -35,3 +35,12 @@ def tiny_style(tmp_path_factory, tiny_checkpoint, heldout_corpus) -> Path:
     out = folder / "calm.safetensors"
     adapt_style(folder / "reference.wav", folder / "reference.npz", out, AdaptOptions(steps=8, device="cpu", phonetic="none", name="calm", checkpoint=str(tiny_checkpoint)))
     return out
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Said once per run (also with -q): which Blender the tests ran in, and what its build lacks."""
+    from .sound_strips import WHY, can_add_sound_strips
+
+    terminalreporter.write_line(f"Blender-side tests ran in bpy {bpy.app.version_string}")
+    if not can_add_sound_strips():
+        terminalreporter.write_line(WHY)

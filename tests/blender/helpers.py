@@ -9,11 +9,12 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from adamesh_blender.anim import compat
 from adamesh_blender.clip_reader import MotionClip, read_clip
 from adamesh_blender.rig_builders.demo_head import build_demo_head
 from backend.clips.motion_clip import MotionClip as BackendClip
 from backend.clips.motion_clip import save_clip
+
+from .sound_strips import add_sound_strip
 
 HEAD = "AdaMesh demo head"  # build_demo_head's default name
 
@@ -28,7 +29,7 @@ def add_speech_strip(folder: Path, frame_start: int, fps: int, fps_base: float =
         wav.writeframes(bytes(2 * int(16000 * seconds)))
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = fps, fps_base
-    return compat.new_sound_strip(scene, "speech", str(path), channel=1, frame_start=frame_start)
+    return add_sound_strip(scene, "speech", str(path), channel=1, frame_start=frame_start)
 
 
 def clip_file(folder: Path, name: str = "clip", **arrays) -> MotionClip:

@@ -21,6 +21,8 @@ from backend.inference.generate_options import GenerateOptions
 from demo import render, scene
 from demo.moments import CLOSED, OPEN, pick_moments
 
+from .sound_strips import add_sound_strip
+
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets" / "demo"
 ADAPT_STEPS = 120  # of the default 400 (early stopping ends the full run near 300): the style shows by then
@@ -59,7 +61,11 @@ def demo_clips(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture
 def demo_heads(demo_clips) -> dict:
-    heads, _ = scene.key_heads(bpy.context.scene, build_ict_head(), ASSETS / "speech.flac",
+    current = bpy.context.scene
+    current.render.fps = scene.FPS
+    speech = ASSETS / "speech.flac"
+    strip = add_sound_strip(current, speech.stem, str(speech), channel=1, frame_start=scene.FRAME_START)
+    heads, _ = scene.key_heads(current, build_ict_head(), strip,
                                [(BASE, demo_clips[BASE]), (STYLED, demo_clips[STYLED])])
     return {BASE: heads[0], STYLED: heads[1]}
 

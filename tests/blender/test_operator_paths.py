@@ -37,6 +37,8 @@ def _clip(folder):
 def test_the_returned_clip_is_keyed_where_the_strip_plays_its_sound(tmp_path):
     clip = _clip(tmp_path)
     strip = add_speech_strip(tmp_path, frame_start=37, fps=24)
+    if "sound_offset" not in strip.bl_rna.properties:
+        pytest.skip(f"Blender {bpy.app.version_string} strips have no sound_offset (4.3+): they play from second 0")
     strip.sound_offset = 0.5  # the strip starts half a second into its file
     head = build_demo_head()
     scene = bpy.context.scene

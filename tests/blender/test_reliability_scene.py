@@ -10,7 +10,6 @@ import bpy
 import numpy as np
 import pytest
 
-from adamesh_blender.anim import compat
 from adamesh_blender.generation import bake_generated_clip, out_of_sync_reason
 from adamesh_blender.operators.generate import ADAMESH_OT_generate
 from adamesh_blender.rig_builders.demo_head import CHANNELS, build_demo_head
@@ -29,6 +28,7 @@ from .reliability import (
     scratch_files,
 )
 from .rna_layout import draw_panel
+from .sound_strips import add_sound_strip
 
 
 def generate():
@@ -167,7 +167,7 @@ def test_generate_keys_one_frame_each_at_unusual_rates(head, addon, tiny_checkpo
     addon.default_checkpoint = str(tiny_checkpoint)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = fps, fps_base
-    strip = compat.new_sound_strip(scene, "speech", str(heldout_speech[0]), channel=1, frame_start=10)
+    strip = add_sound_strip(scene, "speech", str(heldout_speech[0]), channel=1, frame_start=10)
     strip.mute = True
     earlier = animation_state()
     run = ModalRun(ADAMESH_OT_generate)

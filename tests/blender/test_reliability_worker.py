@@ -16,7 +16,6 @@ import bpy
 import pytest
 
 from adamesh_blender import session
-from adamesh_blender.anim import compat
 from adamesh_blender.client import JobCancelled, JobState
 from adamesh_blender.operators.adapt import ADAMESH_OT_adapt
 from adamesh_blender.operators.generate import ADAMESH_OT_generate
@@ -33,6 +32,7 @@ from .reliability import (
     processes_mentioning,
     scratch_files,
 )
+from .sound_strips import add_sound_strip
 
 WORKING = lambda job: job.message not in ("", "loading the model")  # noqa: E731  (past start-up: real work)
 
@@ -51,7 +51,7 @@ def rigged(addon, tiny_checkpoint, long_speech):
     head = build_demo_head()
     add_earlier_animation(head)
     bpy.context.view_layer.objects.active = head
-    compat.new_sound_strip(bpy.context.scene, "long", str(long_speech), channel=1, frame_start=1)
+    add_sound_strip(bpy.context.scene, "long", str(long_speech), channel=1, frame_start=1)
     return head
 
 
@@ -145,7 +145,7 @@ def test_a_result_that_arrives_after_another_file_was_opened_is_not_keyed_into_i
     handler cancels the job. The new file has a head of the same name; nothing is keyed into it."""
     addon.default_checkpoint = str(tiny_checkpoint)
     bpy.context.view_layer.objects.active = build_demo_head()
-    compat.new_sound_strip(bpy.context.scene, "speech", str(heldout_speech[0]), channel=1, frame_start=1)
+    add_sound_strip(bpy.context.scene, "speech", str(heldout_speech[0]), channel=1, frame_start=1)
     run = ModalRun(ADAMESH_OT_generate)
     run.start()
     pid = session.running_worker().pid
@@ -197,7 +197,7 @@ def test_saving_mid_job_keeps_the_job_and_keys_the_same_file(addon, tiny_checkpo
     addon.default_checkpoint = str(tiny_checkpoint)
     head = build_demo_head()
     bpy.context.view_layer.objects.active = head
-    compat.new_sound_strip(bpy.context.scene, "speech", str(heldout_speech[0]), channel=1, frame_start=1)
+    add_sound_strip(bpy.context.scene, "speech", str(heldout_speech[0]), channel=1, frame_start=1)
     run = ModalRun(ADAMESH_OT_generate)
     run.start()
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "saved.blend"))

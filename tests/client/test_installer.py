@@ -69,3 +69,16 @@ def test_a_failed_pip_install_says_what_pip_said(tmp_path):
     with pytest.raises(InstallError, match="Installing packages failed") as caught:
         install.wait()
     assert "adamesh-no-such-package" in str(caught.value) and install.state is JobState.FAILED
+
+
+def test_has_requirements_looks_for_every_pinned_distribution(tmp_path):
+    """How bake.py decides that the Python running it can also run the backend."""
+    from adamesh_blender import bundle
+    from adamesh_blender.client.installer import has_requirements
+
+    here = tmp_path / "here.txt"
+    here.write_text("# comment\n-r other.txt\nnumpy==1.26.4\npytest>=1 ; python_version >= '3'\n\n")
+    missing = tmp_path / "missing.txt"
+    missing.write_text("numpy==1.26.4\nadamesh-no-such-distribution==1.0\n")
+    assert has_requirements(here) and not has_requirements(missing)
+    assert has_requirements(bundle.backend_requirements())  # the test venv runs the backend
