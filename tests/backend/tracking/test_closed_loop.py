@@ -10,14 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.audio.decode import load_audio
-from backend.clips import load_clip
 from backend.clips.rotations import axis_angle_to_matrix
 from backend.core.channels import CHANNELS
 from backend.tracking.channels import relative_to_rest
 from backend.tracking.ict_face import load_ict_face
 from backend.tracking.track import track_video
-from tests.backend.tracking.face_videos import ROOT, ict_weights, render_frames, write_video
+from tests.backend.tracking.face_videos import ict_weights, speaking_video
 
 pytestmark = pytest.mark.slow
 TURN_DEG = 20.0
@@ -26,13 +24,7 @@ INNER_LIPS = np.array([5533, 5517])  # ICT vertices of Multi-PIE 62 and 66: uppe
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    truth = load_clip(ROOT / "assets" / "demo" / "reference.npz")
-    seconds = np.arange(truth.n_frames) / truth.fps
-    head = truth.head.copy()
-    head[:, 1] += np.radians(TURN_DEG) * np.sin(2 * np.pi * seconds / truth.duration)
-    frames = render_frames(ict_weights(truth), head, size=(640, 480))
-    video = write_video(tmp_path_factory.mktemp("loop") / "speaking.mp4", frames, truth.fps,
-                        load_audio(ROOT / "assets" / "demo" / "reference.flac"))
+    video, truth, head = speaking_video(tmp_path_factory.mktemp("loop") / "speaking.mp4", turn_deg=TURN_DEG)
     tracked = track_video(video, video.with_suffix(".npz"))
     n = min(tracked.clip.n_frames, truth.n_frames)
     return truth, head[:n], tracked.clip, n, video
