@@ -5,7 +5,9 @@
     python build.py test     setup, then run the whole test suite
     python build.py demo     setup, then run the demo (what exists of it so far)
     python build.py build    package the Blender extension: dist/adamesh-<version>.zip, checked by Blender's validator
-    python build.py demo-head --out FILE.blend   save the demo head rig alone in a .blend
+    python build.py demo-head --out FILE.blend   save the demo head (the ICT face) alone in a .blend
+        [--identity K --identity-weight W]      another face: the ICT model's identity mode K (0-9) at weight W
+        [--egg]                                 the small egg-shaped test head instead
 
 Set-up is idempotent: the venv is reinstalled only when a requirements file changes (a hash stamp), so the
 second run costs a second. Standard library only: this file runs before any dependency exists.
@@ -172,7 +174,7 @@ PACKAGE_SOURCES = {
     ROOT / "backend": "backend",
     ROOT / "requirements" / "backend.txt": "requirements/backend.txt",
     ROOT / "requirements" / "tracking.txt": "requirements/tracking.txt",
-    ROOT / "assets" / "ict-face": "assets/ict-face",
+    ROOT / "assets" / "ict-face": "assets/ict-face",  # the demo head and the tracker's face model, with its MIT LICENSE
     ROOT / "assets" / "tracking": "assets/tracking",
     MANIFEST: "blender_manifest.toml",
 }
@@ -231,13 +233,18 @@ def command_build(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 # Run in the venv's bpy module: an empty factory scene, the demo head, saved (Blender saves to a temp file and
-# renames it, so a failed save leaves no half-written .blend).
+# renames it, so a failed save leaves no half-written .blend). Arguments: out, "egg" or "ict", identity, weight.
 DEMO_HEAD_SCRIPT = """
 import sys
 import bpy
 from adamesh_blender.rig_builders.demo_head import build_demo_head
+from adamesh_blender.rig_builders.ict_head import build_ict_head
 bpy.ops.wm.read_factory_settings(use_empty=True)
-head = build_demo_head()
+identity = None if sys.argv[3] == "none" else int(sys.argv[3])
+if sys.argv[2] == "egg":
+    head = build_demo_head()
+else:
+    head = build_ict_head(identity=identity, identity_weight=float(sys.argv[4]))
 bpy.context.view_layer.objects.active = head
 head.select_set(True)
 if bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1]) != {"FINISHED"}:
@@ -251,7 +258,13 @@ def command_demo_head(args: argparse.Namespace, extra: list[str]) -> int:
     if out.suffix != ".blend":
         sys.exit(f"[build] --out must name a .blend file, got {args.out}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    returncode = run_in_venv("-c", DEMO_HEAD_SCRIPT, str(out))
+    if args.egg and args.identity is not None:
+        sys.exit("[build] --identity picks a face of the ICT head, not of the --egg test head")
+    if args.identity is not None and not 0 <= args.identity <= 9:
+        sys.exit(f"[build] --identity must be 0 to 9 (the ICT model's identity modes), got {args.identity}")
+    identity = "none" if args.identity is None else str(args.identity)
+    rig = "egg" if args.egg else "ict"
+    returncode = run_in_venv("-c", DEMO_HEAD_SCRIPT, str(out), rig, identity, str(args.identity_weight))
     if returncode == 0:
         log(f"wrote {out}")
     return returncode
@@ -270,6 +283,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--out", help="demo-head: the .blend file to write")
+    parser.add_argument("--identity", type=int, help="demo-head: the ICT model's identity mode 0-9 for another face")
+    parser.add_argument("--identity-weight", type=float, default=1.0, help="demo-head: weight of --identity")
+    parser.add_argument("--egg", action="store_true", help="demo-head: the small egg-shaped test head")
     parser.add_argument("--out-dir", default=str(DIST), help="build: where the zip goes (default: dist/)")
     args, extra = parser.parse_known_args()
     if args.command == "demo-head" and not args.out:

@@ -9,7 +9,7 @@ import bpy
 
 from .anim import compat
 from .anim.keyframes import BakeReport, bake_clip
-from .anim.rigs import CustomMapping, describe_rig, map_rig
+from .anim.rigs import CustomMapping, describe_rig, map_rig, rig_channels
 from .anim.timing import SceneTiming
 from .client import GenerateRequest
 from .clip_reader import read_clip
@@ -26,7 +26,7 @@ def generate_request(scene, mesh, strip, audio: Path, out: Path, *, checkpoint: 
         audio=str(audio),
         out=str(out),
         fps=strip_timing(scene, strip).frame_rate,
-        rig_channels=describe_rig(mesh).shape_keys,
+        rig_channels=rig_channels(describe_rig(mesh)),
         checkpoint=checkpoint,
         style=str(style) if style is not None else None,
         expression_strength=expression_strength,

@@ -1,10 +1,11 @@
 """`python build.py demo`: the whole product on bundled synthetic speech, step by step, each step a command you can
 run yourself, with where each result lands and how long it took.
 
-1. build the demo head (a mesh with 37 shape keys and a FLAME-named armature)
+1. build the demo head: the ICT head (a scanned human face with the 53 ARKit-style shape keys of the ICT-FaceKit,
+   teeth, tongue, eyes and an armature)
 2. adapt a style from the bundled 10 s reference (assets/demo/: a crooked smile and a nodding head)
 3. generate animation for another bundled sentence, without and with that style
-4. key both onto two demo heads side by side, with the speech as a sound strip: out/demo/demo.blend
+4. key both onto two ICT heads side by side, with the speech as a sound strip: out/demo/demo.blend
 5. render a preview headless: a contact sheet of lips-closed and mouth-open moments, and a video with sound
 6. plot the generated curves
 """
@@ -65,7 +66,8 @@ def main() -> int:
     speech, phones = ASSETS / "speech.flac", ASSETS / "speech.phones.json"
     timings = {}
     timings["1 build the demo head"] = step(
-        "Build the demo head", [python, "build.py", "demo-head", "--out", str(head)])
+        "Build the demo head: the ICT head (assets/ict-face/, MIT licence)",
+        [python, "build.py", "demo-head", "--out", str(head)])
     timings["2 adapt a style (10 s reference)"] = step(
         "Adapt a style from the bundled reference: 10.7 s of synthetic speech and its motion (crooked smile, nods)",
         [python, "-m", "backend", "adapt", "--audio", str(ASSETS / "reference.flac"), "--motion",
@@ -77,7 +79,7 @@ def main() -> int:
             [python, "-m", "backend", "generate", "--audio", str(speech), "--transcript", str(ASSETS / "speech.txt"),
              *extra, "--out", str(clips[label])])
     timings["4 bake both onto two heads"] = step(
-        "Key both clips onto two demo heads side by side (the add-on's bake), speech in the sequencer",
+        "Key both clips onto two ICT heads side by side (the add-on's bake), speech in the sequencer",
         [python, "-m", "demo", "scene", "--head", str(head), "--audio", str(speech),
          *(arg for label, clip in clips.items() for arg in ("--clip", f"{label}={clip}")), "--out", str(blend)],
         quiet=True)

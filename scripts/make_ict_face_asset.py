@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.files import write_atomically  # noqa: E402
+from backend.core.files import write_atomically  # noqa: E402
 
 FORMAT = "adamesh-ict-face/1"
 IDENTITY_COUNT = 10

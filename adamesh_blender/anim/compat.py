@@ -4,6 +4,8 @@
   layers, a keyframe strip and a channelbag per slot that holds the F-Curves, and `animation_data.action_slot`
   says which slot an ID plays; 5.0 removed `action.fcurves`. When both exist (4.4), the layered API is used.
 - Sound strips: `scene.sequence_editor.strips` / `strips_all` (4.4+) versus `.sequences` / `sequences_all`.
+- Material nodes: before 5.0 a new material has no node tree until `use_nodes` is set; 5.0 gives it one and
+  deprecates `use_nodes`.
 """
 
 from __future__ import annotations
@@ -82,3 +84,10 @@ def new_sound_strip(scene, name: str, filepath: str, channel: int, frame_start: 
     """Add a sound strip to the scene's sequencer (created if needed)."""
     scene.sequence_editor_create()
     return _strips(scene, all_levels=False).new_sound(name, filepath, channel, frame_start)
+
+
+def material_node_tree(material):
+    """The material's shader node tree, made on versions where a new material has none."""
+    if material.node_tree is None:
+        material.use_nodes = True
+    return material.node_tree

@@ -3,7 +3,7 @@
 import bpy
 
 from .. import session
-from ..anim.rigs import RigKind, describe_rig, detect_rig_kind, find_armature
+from ..anim.rigs import RigKind, arkit_channels_without_keys, describe_rig, detect_rig_kind, find_armature
 from ..generation import out_of_sync_reason
 from ..operators import adapt, checks, generate
 from ..styles import tracked_reference_path
@@ -55,7 +55,12 @@ class VIEW3D_PT_adamesh_rig(_AdaMeshPanel, bpy.types.Panel):
             return
         settings = context.scene.adamesh
         rig = describe_rig(obj)
-        layout.label(text=f"{obj.name}: {RIG_KIND_LABELS[detect_rig_kind(rig)]}", icon="OUTLINER_OB_ARMATURE")
+        kind = detect_rig_kind(rig)
+        layout.label(text=f"{obj.name}: {RIG_KIND_LABELS[kind]}", icon="OUTLINER_OB_ARMATURE")
+        if kind is RigKind.ARKIT:
+            unkeyed = arkit_channels_without_keys(rig)
+            text = f"No shape key for: {', '.join(unkeyed)}" if unkeyed else "A shape key for each of the 52 channels"
+            layout.label(text=text, icon="INFO" if unkeyed else "CHECKMARK")
         if rig.armature_name:
             layout.label(text=f"Armature: {rig.armature_name}", icon="BONE_DATA")
         layout.prop(settings, "use_custom_mapping")

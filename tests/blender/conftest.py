@@ -1,11 +1,11 @@
-from backend.adaptation.adapt_options import AdaptOptions
-
 """Tests in the real bpy module: every test starts from an empty factory scene, so no state leaks between them."""
 
 from pathlib import Path
 
 import bpy
 import pytest
+
+from backend.adaptation.adapt_options import AdaptOptions
 
 
 @pytest.fixture(autouse=True)

@@ -299,9 +299,24 @@ def depsgraph_at(scene, frame: int):
     return bpy.context.evaluated_depsgraph_get()
 
 
+def ict_head(zip_path: str, work: Path) -> dict:
+    """Build the ICT head from the installed extension's own asset."""
+    install(zip_path)
+    head = importlib.import_module(f"{ADDON}.rig_builders.ict_head").build_ict_head()
+    asset = addon_module("bundle").ict_face_asset()
+    rigs = addon_module("anim.rigs")
+    return {
+        "asset": str(asset),
+        "extension_dir": str(Path(addon_module("bundle").ADDON_DIR)),
+        "vertices": len(head.data.vertices),
+        "shape_keys": len(head.data.shape_keys.key_blocks) - 1,
+        "kind": rigs.detect_rig_kind(rigs.describe_rig(head)).value,
+    }
+
+
 SCENARIOS = {
     f.__name__: f
-    for f in (registration_cycle, quit_with_worker, operators, style_library, panels, generate_at_frame_37)
+    for f in (registration_cycle, quit_with_worker, operators, style_library, panels, generate_at_frame_37, ict_head)
 }
 
 if __name__ == "__main__":

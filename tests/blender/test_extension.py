@@ -75,6 +75,18 @@ def test_the_zip_holds_the_addon_the_backend_and_its_requirements(package, manif
     assert not [name for name in names if "__pycache__" in name or name.startswith("tests/")]
 
 
+def test_the_zip_carries_the_ict_face_with_its_licence_and_builds_it_from_there(package, tmp_path):
+    names = set(zipfile.ZipFile(package).namelist())
+    folder = "assets/ict-face"
+    assert {f"{folder}/ict_face.npz", f"{folder}/LICENSE", f"{folder}/CREDITS.md", f"{folder}/README.md"} <= names
+    with zipfile.ZipFile(package) as archive:  # the MIT licence travels verbatim
+        assert archive.read(f"{folder}/LICENSE") == (ROOT / folder / "LICENSE").read_bytes()
+        assert archive.read(f"{folder}/CREDITS.md") == (ROOT / folder / "CREDITS.md").read_bytes()
+    seen = run_scenario(package, "ict_head", tmp_path)
+    assert seen["asset"] == str(Path(seen["extension_dir"]) / folder / "ict_face.npz")
+    assert (seen["vertices"], seen["shape_keys"], seen["kind"]) == (26719, 53, "ARKIT")
+
+
 def test_registration_and_unregistration_leave_nothing_behind(package, tmp_path, manifest_version):
     seen = run_scenario(package, "registration_cycle", tmp_path)
     installed, before = seen["installed"], seen["before"]

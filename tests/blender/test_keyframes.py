@@ -195,8 +195,10 @@ def test_a_failure_halfway_through_building_leaves_nothing_behind(tmp_path):
     timing = SceneTiming.of_strip(bpy.context.scene, strip)
     bake_clip(clip, head, map_rig(describe_rig(head), clip.expression_names), timing, "take 1")
     actions = set(bpy.data.actions.keys())
-    # a hand-made mapping that sends two channels to one key: Blender refuses the second F-Curve mid-build
-    clashing = RigMapping(RigKind.DEMO_HEAD, head.name, None, {"mouthClose": "mouthClose", "mouthPucker": "mouthClose"})
+    # a hand-made mapping that keys one shape key both from a channel and from the jaw: Blender refuses the second
+    # F-Curve mid-build
+    keys = {"mouthClose": "mouthClose", "mouthPucker": "mouthPucker"}
+    clashing = RigMapping(RigKind.DEMO_HEAD, head.name, None, keys, jaw_open_key="mouthPucker")
     with pytest.raises(RuntimeError, match="already exists"):
         bake_clip(clip, head, clashing, timing, "take 2")
     assert set(bpy.data.actions.keys()) == actions
