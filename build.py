@@ -250,12 +250,15 @@ def command_demo(_: argparse.Namespace, extra: list[str]) -> int:
 MANIFEST = ROOT / "blender_manifest.toml"
 DIST = ROOT / "dist"
 # The zip's root is the extension's folder: the add-on package's contents beside the manifest, plus the bundled
-# backend and the requirements "Install backend" uses (adamesh_blender/bundle.py finds them there).
+# backend and the requirements "Install backend" and "Install Video Tracker" use (adamesh_blender/bundle.py finds
+# them there), and the face model the video tracker fits (with its licence).
 PACKAGE_SOURCES = {
     ROOT / "adamesh_blender": ".",
     ROOT / "backend": "backend",
     ROOT / "requirements" / "backend.txt": "requirements/backend.txt",
-    ROOT / "assets" / "ict-face": "assets/ict-face",  # the demo head, with its MIT LICENSE and CREDITS.md
+    ROOT / "requirements" / "tracking.txt": "requirements/tracking.txt",
+    ROOT / "assets" / "ict-face": "assets/ict-face",  # the demo head and the tracker's face model, with its MIT LICENSE
+    ROOT / "assets" / "tracking": "assets/tracking",
     MANIFEST: "blender_manifest.toml",
 }
 PACKAGE_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")

@@ -45,6 +45,12 @@ def backend_requirements() -> Path:
     return _bundle_root_with("requirements/backend.txt") / "requirements" / "backend.txt"
 
 
+def tracker_requirements() -> Path:
+    """The video face tracker's pins, what "Install Video Tracker" installs (with --no-deps) into the backend's
+    environment: an optional extra, needed only for Adapt Style from a video (docs/tracking.md)."""
+    return _bundle_root_with("requirements/tracking.txt") / "requirements" / "tracking.txt"
+
+
 ICT_FACE_ASSET = "assets/ict-face/ict_face.npz"
 
 

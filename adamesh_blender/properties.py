@@ -58,6 +58,8 @@ class AdaMeshSettings(bpy.types.PropertyGroup):
         items=(
             ("RIG", "Rig Animation", "The selected rig's current animation over a frame range, with the sound strip"),
             ("FILES", "Files", "A tracker's output or motion clip, with its audio or video file"),
+            ("VIDEO", "Video File", "A video of the person talking: the backend tracks the face (offline) and "
+             "learns from it and the video's sound"),
         ),
     )  # fmt: skip
     reference_frame_start: IntProperty(name="Start", default=1, min=0, description="First frame of the reference")
@@ -70,6 +72,10 @@ class AdaMeshSettings(bpy.types.PropertyGroup):
     reference_audio: StringProperty(
         name="Audio", subtype="FILE_PATH", description="The reference's sound: an audio file or the tracked video"
     )
+    reference_video: StringProperty(
+        name="Video", subtype="FILE_PATH",
+        description="A video with sound of one person talking, facing the camera (about 10 s is best)",
+    )  # fmt: skip
     style_name: StringProperty(name="Style Name", default="my style", description="File name of the new style")
 
     styles: CollectionProperty(type=AdaMeshStyle)

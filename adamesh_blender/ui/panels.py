@@ -6,6 +6,7 @@ from .. import properties, session
 from ..anim.rigs import RigKind, arkit_channels_without_keys, describe_rig, detect_rig_kind, find_armature
 from ..generation import out_of_sync_reason
 from ..operators import adapt, checks, generate
+from ..styles import tracked_reference_path
 
 RIG_KIND_LABELS = {
     RigKind.FLAME: "FLAME",
@@ -95,6 +96,9 @@ class VIEW3D_PT_adamesh_style(_AdaMeshPanel, bpy.types.Panel):
             row.prop(settings, "reference_frame_start")
             row.prop(settings, "reference_frame_end")
             box.label(text="The selected rig's animation, with the sound strip under it")
+        elif settings.reference_source == "VIDEO":
+            box.prop(settings, "reference_video")
+            box.label(text="First time: Install Video Tracker in the preferences", icon="INFO")
         else:
             box.prop(settings, "reference_motion")
             box.prop(settings, "reference_tracker")
@@ -118,6 +122,8 @@ class VIEW3D_PT_adamesh_style(_AdaMeshPanel, bpy.types.Panel):
             column = layout.column(align=True)
             column.prop(style, "expression_strength", slider=True)
             column.prop(style, "pose_strength", slider=True)
+            if tracked_reference_path(context, style.name).is_file():
+                layout.operator("adamesh.key_tracked_reference", icon="KEYINGSET")
 
 
 class VIEW3D_PT_adamesh_generate(_AdaMeshPanel, bpy.types.Panel):

@@ -94,7 +94,8 @@ def run_adapt(args: argparse.Namespace) -> None:
         if args.video:
             from backend.tracking.adapt_video import adapt_from_video
 
-            style, notes = adapt_from_video(args.video, args.out, from_arguments(AdaptOptions, args), progress=show)
+            style, tracked = adapt_from_video(args.video, args.out, from_arguments(AdaptOptions, args), progress=show)
+            notes = tracked.notes
         else:
             style = adapt_style(args.audio, args.motion, args.out, from_arguments(AdaptOptions, args), progress=show)
     finally:

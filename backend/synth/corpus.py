@@ -15,9 +15,11 @@ workers. `index.json` is written last and atomically: a folder without it is an 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,12 +101,11 @@ def build_corpus(out: str | Path, spec: CorpusSpec, workers: int = 2) -> dict:
     target_s = spec.minutes * 60.0
     utterances: list[dict] = []
     total_s, started = 0.0, time.monotonic()
-    context = multiprocessing.get_context("spawn")  # libespeak-ng is process-global state: never fork it
-    with context.Pool(max(1, workers)) as pool, tqdm(total=round(target_s), unit="s speech", desc="synth") as bar:
+    with _job_runner(workers) as run, tqdm(total=round(target_s), unit="s speech", desc="synth") as bar:
         while total_s < target_s:
             remaining_jobs = math.ceil((target_s - total_s) / (UTTERANCES_PER_JOB * TYPICAL_UTTERANCE_S))
             jobs = plan_jobs(rng, out, spec, speakers, len(utterances), count=min(JOBS_PER_ROUND, remaining_jobs))
-            for rendered in pool.imap(render_job, jobs):
+            for rendered in run(render_job, jobs):
                 for utterance in rendered:
                     utterances.append(utterance)
                     total_s += utterance["duration"]
@@ -125,6 +126,18 @@ def build_corpus(out: str | Path, spec: CorpusSpec, workers: int = 2) -> dict:
     print(f"synth: {total_s / 60:.1f} min of speech, {len(utterances)} utterances in {wall:.0f} s "
           f"({total_s / wall:.1f}x real time) -> {out}")
     return index
+
+
+@contextlib.contextmanager
+def _job_runner(workers: int) -> Iterator[Callable]:
+    """map() over render jobs: in this process for one worker (no process start-up; also where a spawned process
+    cannot start, as in the bpy module, whose Python is not a plain interpreter), else a pool of fresh processes."""
+    if workers <= 1:
+        yield map
+        return
+    context = multiprocessing.get_context("spawn")  # libespeak-ng is process-global state: never fork it
+    with context.Pool(workers) as pool:
+        yield pool.imap
 
 
 def available_engines(requested: tuple[str, ...]) -> tuple[str, ...]:

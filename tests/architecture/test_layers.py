@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "adaptation": {"core", "audio", "clips", "models", "eyes", "training", "inference"},
     "evaluation": {"core", "audio", "clips", "models", "eyes", "synth", "training", "inference", "adaptation"},
     "tracking": {"core", "audio", "clips", "models", "eyes", "training", "inference", "adaptation"},
-    "worker": {"core", "audio", "clips", "models", "eyes", "inference", "adaptation"},
+    "worker": {"core", "audio", "clips", "models", "eyes", "inference", "adaptation", "tracking"},
     "cli": {"core", "audio", "clips", "models", "eyes", "synth", "training", "inference", "adaptation",
             "evaluation", "worker", "tracking"},
 }

@@ -70,6 +70,9 @@ def test_the_zip_holds_the_addon_the_backend_and_its_requirements(package, manif
     assert package.name == f"adamesh-{manifest_version}.zip"
     assert {"blender_manifest.toml", "__init__.py", "addon.py", "client/worker_client.py"} <= names
     assert {"backend/cli/main.py", "backend/worker/server.py", "backend/audio/decode.py", "requirements/backend.txt"} <= names
+    # the video tracker: its pins (installed on demand) and the face model it fits, with the model's licence
+    assert {"requirements/tracking.txt", "assets/ict-face/ict_face.npz", "assets/ict-face/LICENSE",
+            "assets/tracking/ict_mediapipe.npz", "assets/tracking/LICENSE"} <= names
     assert not [name for name in names if "__pycache__" in name or name.startswith("tests/")]
 
 
@@ -90,7 +93,8 @@ def test_registration_and_unregistration_leave_nothing_behind(package, tmp_path,
     installed, before = seen["installed"], seen["before"]
     assert "VIEW3D_PT_adamesh" in installed["types"] and "ADAMESH_OT_generate" in installed["types"]
     assert {"AdaMeshSettings", "AdaMeshPreferences", "ADAMESH_UL_styles"} <= set(installed["registered_classes"])
-    assert {"generate", "adapt", "cancel_job", "install_backend", "import_audio"} <= set(installed["operators"])
+    assert {"generate", "adapt", "cancel_job", "install_backend", "install_tracker", "import_audio",
+            "key_tracked_reference"} <= set(installed["operators"])
     assert installed["scene_property"] and installed["window_manager_property"]
     assert installed["load_pre_handlers"] == before["load_pre_handlers"] + 1
     # the worker ran the zip's own backend, from the installed extension's folder

@@ -18,11 +18,12 @@ from adamesh_blender.client.installer import PIP_OPTIONS, BackendInstall
 OFFLINE = (*PIP_OPTIONS, "--no-index")
 
 
-def build_wheel(folder: Path, name: str, version: str, source: str) -> Path:
-    """A minimal pure-Python wheel (PEP 427): one module, its metadata and a RECORD with hashes."""
+def build_wheel(folder: Path, name: str, version: str, source: str, requires: tuple[str, ...] = ()) -> Path:
+    """A minimal pure-Python wheel (PEP 427): one module, its metadata (declaring `requires`) and a RECORD."""
+    declared = "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     files = {
         f"{name}.py": source,
-        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{declared}",
         f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: adamesh-tests\nRoot-Is-Purelib: true\n"
         "Tag: py3-none-any\n",
     }
@@ -82,3 +83,30 @@ def test_has_requirements_looks_for_every_pinned_distribution(tmp_path):
     missing.write_text("numpy==1.26.4\nadamesh-no-such-distribution==1.0\n")
     assert has_requirements(here) and not has_requirements(missing)
     assert has_requirements(bundle.backend_requirements())  # the test venv runs the backend
+
+
+def test_an_extra_installs_into_the_existing_environment_without_its_declared_dependencies(tmp_path):
+    """Install Video Tracker: the tracker's pins into the backend's venv, --no-deps (mediapipe declares jax and more
+    that its Face Mesh never imports). The wheel here declares a dependency that exists nowhere."""
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    wheel = build_wheel(tmp_path, "adamesh_extra_pkg", "0.1.0", "ANSWER = 7\n", requires=("adamesh-no-such-dep",))
+    requirements = tmp_path / "tracking.txt"
+    requirements.write_text(f"{wheel}\n")
+    python = tmp_path / "venv" / "bin" / "python"
+    install = BackendInstall.extra(str(python), requirements, OFFLINE)
+    install.start()
+    install.wait()
+    assert install.state is JobState.SUCCEEDED and install.python == python
+    imported = subprocess.run([str(python), "-c", "import adamesh_extra_pkg; print(adamesh_extra_pkg.ANSWER)"],
+                              capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "7"
+
+
+def test_a_failed_extra_install_names_its_own_button(tmp_path):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    requirements = tmp_path / "tracking.txt"
+    requirements.write_text("adamesh-no-such-package==9.9.9\n")
+    install = BackendInstall.extra(str(tmp_path / "venv" / "bin" / "python"), requirements, OFFLINE)
+    install.start()
+    with pytest.raises(InstallError, match="press Install Video Tracker again"):
+        install.wait()

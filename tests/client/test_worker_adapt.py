@@ -73,4 +73,8 @@ def test_the_artists_mistakes_come_back_as_specific_errors(worker, tiny_checkpoi
     with pytest.raises(BackendError) as missing:
         worker.request("adapt", {"audio": str(audio), "out": str(tmp_path / "c.safetensors")}, timeout=60)
     assert missing.value.code == "bad_request" and "'motion'" in str(missing.value)
+    with pytest.raises(BackendError) as both:
+        worker.request("adapt", {"video": str(audio), "audio": str(audio), "motion": str(motion),
+                                 "out": str(tmp_path / "d.safetensors")}, timeout=60)
+    assert both.value.code == "bad_request" and "either 'video' or 'audio' with 'motion'" in str(both.value)
     assert missing.value.traceback is None

@@ -20,7 +20,7 @@ from backend.inference.generate_options import GenerateOptions
 # Request fields that are not options: the files a request names, and what the add-on knows of its rig.
 REQUEST_ONLY = {
     "generate": {"audio", "out", "rig_channels"},  # rig_channels: the worker notes clip channels the rig lacks
-    "adapt": {"audio", "motion", "out"},
+    "adapt": {"audio", "motion", "video", "tracked", "out"},  # tracked: where to keep a video's tracked motion
 }
 CASES = [("generate", GenerateOptions, GenerateRequest), ("adapt", AdaptOptions, AdaptRequest)]
 

@@ -13,7 +13,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from backend.clips import MotionClip
+from backend.audio.decode import load_audio
+from backend.clips import MotionClip, load_clip
 from backend.core.channels import CHANNELS
 from backend.tracking.ict_channels import JAW_OPEN_RADIANS, JAW_SHAPE, ict_names_of
 from backend.tracking.ict_face import load_ict_face
@@ -98,3 +99,23 @@ def still_clip(seconds: float, fps: float = 25.0) -> MotionClip:
     jaw = np.zeros((n, 3), np.float32)
     jaw[:, 0] = 0.08 * (1 + np.sin(2 * np.pi * 1.5 * t))
     return MotionClip(fps, np.zeros((n, len(CHANNELS)), np.float32), CHANNELS, jaw, np.zeros((n, 3), np.float32))
+
+
+DEMO_REFERENCE = ROOT / "assets" / "demo" / "reference.npz"  # with its speech, reference.flac
+
+
+def speaking_video(path: Path, seconds: float | None = None, size=(640, 480), turn_deg: float = 0.0,
+                   sound_rate: int = 16000) -> tuple[Path, MotionClip, np.ndarray]:
+    """The ICT head speaking the demo reference (its first `seconds`; None: all 10.7 s) with its sound, the head
+    turned `turn_deg` to the subject's left and then to the right (one sine over the clip). Returns (video,
+    the truth clip, the head rotations rendered [T, 3])."""
+    truth = load_clip(DEMO_REFERENCE)
+    if seconds is not None:
+        n = int(round(seconds * truth.fps))
+        truth = MotionClip(truth.fps, truth.expression[:n], truth.expression_names, truth.jaw[:n], truth.head[:n])
+    times = np.arange(truth.n_frames) / truth.fps
+    head = truth.head.copy()
+    head[:, 1] += np.radians(turn_deg) * np.sin(2 * np.pi * times / truth.duration)
+    sound = load_audio(DEMO_REFERENCE.with_suffix(".flac"))[: int(truth.duration * sound_rate)]
+    frames = render_frames(ict_weights(truth), head, size=size)
+    return write_video(path, frames, truth.fps, sound, sound_rate), truth, head
