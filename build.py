@@ -122,9 +122,7 @@ def missing_system_packages() -> list[str]:
         return []
     missing = []
     for package in SYSTEM_PACKAGES:
-        status = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True
-        ).stdout
+        status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True).stdout
         if "install ok installed" not in status:
             missing.append(package)
     return missing
@@ -147,8 +145,9 @@ def ensure_system_packages() -> None:
     )
 
 
-def ensure_venv(folder: Path = VENV, requirements: Path = REQUIREMENTS,
-                no_deps_requirements: Path | None = TRACKING_REQUIREMENTS) -> None:
+def ensure_venv(
+    folder: Path = VENV, requirements: Path = REQUIREMENTS, no_deps_requirements: Path | None = TRACKING_REQUIREMENTS
+) -> None:
     """Create or update a venv from pinned requirements; pip's cache serves the wheels another venv downloaded."""
     digest = requirements_digest(requirements, *([no_deps_requirements] if no_deps_requirements else []))
     stamp = folder / STAMP_NAME
@@ -164,16 +163,33 @@ def ensure_venv(folder: Path = VENV, requirements: Path = REQUIREMENTS,
             subprocess.run([python, "-m", "venv", str(folder)], check=True)
     log(f"installing {requirements.relative_to(ROOT)} (first time: torch, bpy and librosa, a few minutes)")
     subprocess.run(
-        [str(venv_python(folder)), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r",
-         str(requirements)],
+        [
+            str(venv_python(folder)),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "-r",
+            str(requirements),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     if no_deps_requirements is not None:
         subprocess.run(
-            [str(venv_python(folder)), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
-             "-r", str(no_deps_requirements)],
+            [
+                str(venv_python(folder)),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "-q",
+                "--no-deps",
+                "-r",
+                str(no_deps_requirements),
+            ],
             check=True,
-        )  # fmt: skip
+        )
     stamp.write_text(digest)
     log(f"{folder.relative_to(ROOT)} ready in {time.monotonic() - started:.0f} s")
 
@@ -211,8 +227,10 @@ def junit_counts(report: Path) -> dict[str, int]:
     if not report.exists():
         return {}
     suites = ElementTree.parse(report).getroot()
-    totals = {key: sum(int(suite.get(key, 0)) for suite in suites.iter("testsuite"))
-              for key in ("tests", "failures", "errors", "skipped")}  # fmt: skip
+    totals = {
+        key: sum(int(suite.get(key, 0)) for suite in suites.iter("testsuite"))
+        for key in ("tests", "failures", "errors", "skipped")
+    }
     passed = totals["tests"] - totals["failures"] - totals["errors"] - totals["skipped"]
     return {"passed": passed, "failed": totals["failures"], "errors": totals["errors"], "skipped": totals["skipped"]}
 
@@ -225,9 +243,15 @@ def run_line(line: BlenderLine, extra: list[str]) -> LineResult:
         report = Path(folder) / "report.xml"
         # -rs prints why each skipped test was skipped (a missing speech engine, for example).
         returncode = run_in_venv(
-            "-m", "pytest", line.tests, "-q", "-rs", f"--junit-xml={report}", *extra,
+            "-m",
+            "pytest",
+            line.tests,
+            "-q",
+            "-rs",
+            f"--junit-xml={report}",
+            *extra,
             folder=line.venv,
-        )  # fmt: skip
+        )
         counts = junit_counts(report)
     return LineResult(line, returncode, counts, time.monotonic() - started)
 
@@ -300,18 +324,29 @@ def command_build(args: argparse.Namespace, extra: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="adamesh-package-") as staging:
         stage_package(Path(staging))
         # blender_ext writes a hidden temp file beside the zip and renames it: never a half-written package
-        built = subprocess.run([
-            str(venv_python()), str(extension_tool), "build", "--source-dir", staging,
-            "--output-filepath", str(package), "--valid-tags", str(valid_tags),
-        ])  # fmt: skip
+        built = subprocess.run(
+            [
+                str(venv_python()),
+                str(extension_tool),
+                "build",
+                "--source-dir",
+                staging,
+                "--output-filepath",
+                str(package),
+                "--valid-tags",
+                str(valid_tags),
+            ]
+        )
     if built.returncode != 0:
         return built.returncode
     validated = subprocess.run(
         [str(venv_python()), str(extension_tool), "validate", str(package), "--valid-tags", str(valid_tags)]
     )
     if validated.returncode == 0:
-        log(f"built {package.relative_to(ROOT) if package.is_relative_to(ROOT) else package} "
-            f"({package.stat().st_size / 1e6:.1f} MB)")  # fmt: skip
+        log(
+            f"built {package.relative_to(ROOT) if package.is_relative_to(ROOT) else package} "
+            f"({package.stat().st_size / 1e6:.1f} MB)"
+        )
     return validated.returncode
 
 
@@ -370,8 +405,11 @@ def main() -> int:
     parser.add_argument("--identity-weight", type=float, default=1.0, help="demo-head: weight of --identity")
     parser.add_argument("--egg", action="store_true", help="demo-head: the small egg-shaped test head")
     parser.add_argument("--out-dir", default=str(DIST), help="build: where the zip goes (default: dist/)")
-    parser.add_argument("--blender", choices=[line.name for line in BLENDER_LINES],
-                        help="test: run one Blender line only (default: every line)")
+    parser.add_argument(
+        "--blender",
+        choices=[line.name for line in BLENDER_LINES],
+        help="test: run one Blender line only (default: every line)",
+    )
     args, extra = parser.parse_known_args()
     if args.command == "demo-head" and not args.out:
         parser.error("demo-head needs --out FILE.blend")

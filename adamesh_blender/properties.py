@@ -32,13 +32,21 @@ class AdaMeshStyle(bpy.types.PropertyGroup):
     """A style file of the library; `name` is the file's name without .safetensors."""
 
     expression_strength: FloatProperty(
-        name="Expression", description="0 gives the base model, 1 the style, above 1 exaggerates it",
-        default=1.0, min=0.0, soft_max=1.5, max=3.0,
-    )  # fmt: skip
+        name="Expression",
+        description="0 gives the base model, 1 the style, above 1 exaggerates it",
+        default=1.0,
+        min=0.0,
+        soft_max=1.5,
+        max=3.0,
+    )
     pose_strength: FloatProperty(
-        name="Head Pose", description="0 gives the base model's head motion, 1 the style's, above 1 exaggerates",
-        default=1.0, min=0.0, soft_max=1.5, max=3.0,
-    )  # fmt: skip
+        name="Head Pose",
+        description="0 gives the base model's head motion, 1 the style's, above 1 exaggerates",
+        default=1.0,
+        min=0.0,
+        soft_max=1.5,
+        max=3.0,
+    )
 
 
 class AdaMeshSettings(bpy.types.PropertyGroup):
@@ -58,10 +66,14 @@ class AdaMeshSettings(bpy.types.PropertyGroup):
         items=(
             ("RIG", "Rig Animation", "The selected rig's current animation over a frame range, with the sound strip"),
             ("FILES", "Files", "A tracker's output or motion clip, with its audio or video file"),
-            ("VIDEO", "Video File", "A video of the person talking: the backend tracks the face (offline) and "
-             "learns from it and the video's sound"),
+            (
+                "VIDEO",
+                "Video File",
+                "A video of the person talking: the backend tracks the face (offline) and "
+                "learns from it and the video's sound",
+            ),
         ),
-    )  # fmt: skip
+    )
     reference_frame_start: IntProperty(name="Start", default=1, min=0, description="First frame of the reference")
     reference_frame_end: IntProperty(name="End", default=250, min=0, description="Last frame of the reference")
     reference_motion: StringProperty(name="Motion", subtype="FILE_PATH", description="The reference's face motion")
@@ -73,9 +85,10 @@ class AdaMeshSettings(bpy.types.PropertyGroup):
         name="Audio", subtype="FILE_PATH", description="The reference's sound: an audio file or the tracked video"
     )
     reference_video: StringProperty(
-        name="Video", subtype="FILE_PATH",
+        name="Video",
+        subtype="FILE_PATH",
         description="A video with sound of one person talking, facing the camera (about 10 s is best)",
-    )  # fmt: skip
+    )
     style_name: StringProperty(name="Style Name", default="my style", description="File name of the new style")
 
     styles: CollectionProperty(type=AdaMeshStyle)

@@ -1,4 +1,5 @@
-"""A rig's own animation as a motion clip, the reference Adapt Style learns from (docs/architecture.md section 3 format).
+"""A rig's own animation as a motion clip, the reference Adapt Style learns from (the clip format:
+docs/architecture.md section 3).
 
 Every scene frame of the range is evaluated and sampled: the mapped shape keys' values, and the jaw and head
 bones' rotations relative to rest as axis-angle vectors in the bones' own axes (FLAME's, on FLAME-convention
@@ -29,7 +30,11 @@ from .clip_reader import CLIP_FORMAT
 from .errors import AddonError
 from .rig_builders.demo_head import CHANNELS as DEMO_HEAD_CHANNELS
 
-_CHANNELS_OF_KIND = {RigKind.FLAME: FLAME_EXPRESSION_KEYS, RigKind.DEMO_HEAD: DEMO_HEAD_CHANNELS, RigKind.ARKIT: ARKIT_52}
+_CHANNELS_OF_KIND = {
+    RigKind.FLAME: FLAME_EXPRESSION_KEYS,
+    RigKind.DEMO_HEAD: DEMO_HEAD_CHANNELS,
+    RigKind.ARKIT: ARKIT_52,
+}
 
 
 def reference_channels(rig: RigDescription) -> tuple[str, ...]:

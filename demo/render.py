@@ -83,8 +83,9 @@ def render_still(scene, frame: int, path: Path) -> Path:
     return path
 
 
-def contact_sheet(scene, shots_: list[Shot], captions: list[str], out: Path, columns: int = 3,
-                  tile_size: tuple[int, int] = TILE_SIZE) -> Path:
+def contact_sheet(
+    scene, shots_: list[Shot], captions: list[str], out: Path, columns: int = 3, tile_size: tuple[int, int] = TILE_SIZE
+) -> Path:
     """Render each shot and lay them out in a grid, each labelled with its phone, time, kind and lip gaps;
     `captions` name the heads left to right."""
     from PIL import Image, ImageDraw, ImageFont
@@ -96,8 +97,12 @@ def contact_sheet(scene, shots_: list[Shot], captions: list[str], out: Path, col
     sheet = Image.new("RGB", (columns * width, HEADER_HEIGHT + rows * (height + LABEL_HEIGHT)), "white")
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=15)
-    draw.text((8, 6), "   |   ".join(captions) + "   (left to right; gaps in that order)", fill="black",
-              font=ImageFont.load_default(size=17))
+    draw.text(
+        (8, 6),
+        "   |   ".join(captions) + "   (left to right; gaps in that order)",
+        fill="black",
+        font=ImageFont.load_default(size=17),
+    )
     with tempfile.TemporaryDirectory(prefix="adamesh-demo-") as folder:
         for number, shot in enumerate(shots_):
             x, y = (number % columns) * width, HEADER_HEIGHT + (number // columns) * (height + LABEL_HEIGHT)

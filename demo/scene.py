@@ -68,8 +68,9 @@ def key_heads(scene, first, strip, clips: list[tuple[str, Path]]) -> tuple[list,
         rig = find_armature(head)
         rig.name = f"{head.name} rig"
         rig.location.x = (number - (len(heads) - 1) / 2) * HEAD_SPACING_M
-        reports[label] = bake_generated_clip(scene, head.name, strip.name, str(clip), custom=None,
-                                             label=f"{strip.name} [{label}]")
+        reports[label] = bake_generated_clip(
+            scene, head.name, strip.name, str(clip), custom=None, label=f"{strip.name} [{label}]"
+        )
         if head.get(RIG_MARKER_PROPERTY) == DEMO_HEAD_MARKER:  # the ICT head has its own materials
             paint_lips(head)
     scene.frame_start, scene.frame_end = strip.frame_final_start, strip.frame_final_end - 1
@@ -80,8 +81,9 @@ def key_heads(scene, first, strip, clips: list[tuple[str, Path]]) -> tuple[list,
 def demo_head(scene):
     heads = [obj for obj in scene.objects if obj.get(RIG_MARKER_PROPERTY) in HEAD_MARKERS]
     if len(heads) != 1:
-        raise AddonError(f"{bpy.data.filepath} should hold one demo head (python build.py demo-head), found "
-                         f"{len(heads)}")
+        raise AddonError(
+            f"{bpy.data.filepath} should hold one demo head (python build.py demo-head), found {len(heads)}"
+        )
     return heads[0]
 
 

@@ -51,8 +51,19 @@ def bone_path(bone: str, prop: str) -> str:
 
 
 # What bpy.utils.escape_identifier (Blender's BLI_str_escape) escapes inside a data path's double quotes
-_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-                          "\r": "\\r", "\t": "\\t", "\v": "\\v"})  # fmt: skip
+_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        '"': '\\"',
+        "\a": "\\a",
+        "\b": "\\b",
+        "\f": "\\f",
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+        "\v": "\\v",
+    }
+)
 
 
 def _escaped(name: str) -> str:
@@ -103,8 +114,9 @@ def jaw_open_from_rotation(jaw_quaternions: np.ndarray) -> np.ndarray:
     return np.clip(opening / JAW_OPEN_FULL_ANGLE, 0.0, 1.0)
 
 
-def calibrated_lips(clip: MotionClip, mapping: RigMapping, sampling: FrameSampling, curves: list[CurvePlan],
-                    jaw_quaternions: np.ndarray) -> list[CurvePlan]:
+def calibrated_lips(
+    clip: MotionClip, mapping: RigMapping, sampling: FrameSampling, curves: list[CurvePlan], jaw_quaternions: np.ndarray
+) -> list[CurvePlan]:
     """jawOpen and mouthClose solved for the lip-gap contract on the rig's own lip millimetres (lip_retarget)."""
     contract = [name for name in LIP_GAP_MM if name in clip.expression_names]
     columns = [clip.expression_names.index(name) for name in contract]
@@ -114,8 +126,9 @@ def calibrated_lips(clip: MotionClip, mapping: RigMapping, sampling: FrameSampli
     close_key = mapping.mouth_close_keys[0]
     others = {curve.shape_key: curve.values for curve in curves if curve.shape_key not in mapping.mouth_close_keys}
     jaw_open, close = retarget_lips(mapping.lip_calibration, jaw_x, target, others, mapping.jaw_open_key, close_key)
-    solved = [replace(curve, values=close) if curve.shape_key in mapping.mouth_close_keys else curve
-              for curve in curves]
+    solved = [
+        replace(curve, values=close) if curve.shape_key in mapping.mouth_close_keys else curve for curve in curves
+    ]
     return solved + [shape_key_curve(mapping.jaw_open_key, jaw_open)]
 
 

@@ -30,11 +30,20 @@ INNER_LIPS_PROPERTY = "adamesh_inner_lips"  # int array on the mesh object: uppe
 # The backend's lip-gap contract (backend/core/lip_gap.py; tests/addon check that the two agree).
 JAW_GAP_MM_PER_RAD = 80.0
 LIP_GAP_MM = {
-    "mouthClose": -25.0, "mouthFunnel": 5.0, "mouthPucker": -3.0, "mouthLowerDownLeft": 2.5,
-    "mouthLowerDownRight": 2.5, "mouthUpperUpLeft": 2.0, "mouthUpperUpRight": 2.0, "mouthRollLower": -6.0,
-    "mouthRollUpper": -4.0, "mouthShrugLower": -3.0, "mouthShrugUpper": 1.5, "mouthPressLeft": -1.0,
+    "mouthClose": -25.0,
+    "mouthFunnel": 5.0,
+    "mouthPucker": -3.0,
+    "mouthLowerDownLeft": 2.5,
+    "mouthLowerDownRight": 2.5,
+    "mouthUpperUpLeft": 2.0,
+    "mouthUpperUpRight": 2.0,
+    "mouthRollLower": -6.0,
+    "mouthRollUpper": -4.0,
+    "mouthShrugLower": -3.0,
+    "mouthShrugUpper": 1.5,
+    "mouthPressLeft": -1.0,
     "mouthPressRight": -1.0,
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class LipCalibration:
     @staticmethod
     def from_points(rest: np.ndarray, keyed: Mapping[str, np.ndarray]) -> LipCalibration:
         """From [2P, 3] rest points of the pairs (upper, lower, upper, lower, ...) and each key's [2P, 3] points."""
+
         def openings(points: np.ndarray) -> np.ndarray:
             return 1000.0 * (points[0::2, 2] - points[1::2, 2])
 
@@ -66,8 +76,14 @@ def contract_separation(expression: Mapping[str, np.ndarray], jaw_x: np.ndarray)
     return separation
 
 
-def retarget_lips(calibration: LipCalibration, jaw_x: np.ndarray, target_mm: np.ndarray,
-                  other_keys: Mapping[str, np.ndarray], jaw_open_key: str, close_key: str) -> tuple[np.ndarray, ...]:
+def retarget_lips(
+    calibration: LipCalibration,
+    jaw_x: np.ndarray,
+    target_mm: np.ndarray,
+    other_keys: Mapping[str, np.ndarray],
+    jaw_open_key: str,
+    close_key: str,
+) -> tuple[np.ndarray, ...]:
     """[N] jawOpen and mouthClose values that put the rig's lips where the contract says.
 
     `other_keys` are the values the other shape keys get (key -> [N]); keys the calibration does not know move

@@ -18,16 +18,59 @@ FLAME_BONES = ("root", "neck", "jaw", "left_eye", "right_eye")
 FLAME_MESH_PREFIX = "FLAME-"
 
 ARKIT_52 = (
-    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft",
-    "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
-    "eyeSquintRight", "eyeWideRight", "jawForward", "jawLeft", "jawRight", "jawOpen", "mouthClose",
-    "mouthFunnel", "mouthPucker", "mouthLeft", "mouthRight", "mouthSmileLeft", "mouthSmileRight",
-    "mouthFrownLeft", "mouthFrownRight", "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft",
-    "mouthStretchRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
-    "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
-    "mouthUpperUpRight", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
-    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
-)  # fmt: skip
+    "eyeBlinkLeft",
+    "eyeLookDownLeft",
+    "eyeLookInLeft",
+    "eyeLookOutLeft",
+    "eyeLookUpLeft",
+    "eyeSquintLeft",
+    "eyeWideLeft",
+    "eyeBlinkRight",
+    "eyeLookDownRight",
+    "eyeLookInRight",
+    "eyeLookOutRight",
+    "eyeLookUpRight",
+    "eyeSquintRight",
+    "eyeWideRight",
+    "jawForward",
+    "jawLeft",
+    "jawRight",
+    "jawOpen",
+    "mouthClose",
+    "mouthFunnel",
+    "mouthPucker",
+    "mouthLeft",
+    "mouthRight",
+    "mouthSmileLeft",
+    "mouthSmileRight",
+    "mouthFrownLeft",
+    "mouthFrownRight",
+    "mouthDimpleLeft",
+    "mouthDimpleRight",
+    "mouthStretchLeft",
+    "mouthStretchRight",
+    "mouthRollLower",
+    "mouthRollUpper",
+    "mouthShrugLower",
+    "mouthShrugUpper",
+    "mouthPressLeft",
+    "mouthPressRight",
+    "mouthLowerDownLeft",
+    "mouthLowerDownRight",
+    "mouthUpperUpLeft",
+    "mouthUpperUpRight",
+    "browDownLeft",
+    "browDownRight",
+    "browInnerUp",
+    "browOuterUpLeft",
+    "browOuterUpRight",
+    "cheekPuff",
+    "cheekSquintLeft",
+    "cheekSquintRight",
+    "noseSneerLeft",
+    "noseSneerRight",
+    "tongueOut",
+)
 # A rig is taken for ARKit when it has jawOpen and at least half of the 52 names, in any of the common spellings
 # (arkit_channel_of); the panel names the channels it has no shape key for.
 ARKIT_MIN_NAMES = 26
@@ -142,8 +185,11 @@ def _lip_calibration(mesh_obj) -> LipCalibration | None:
         return None
     vertices = [int(index) for index in pairs]
     if len(vertices) < 2 or len(vertices) % 2 or max(vertices) >= len(mesh_obj.data.vertices) or min(vertices) < 0:
-        raise RigError(f"'{mesh_obj.name}': its {INNER_LIPS_PROPERTY} property must list upper, lower vertex pairs "
-                       f"of the mesh, got {vertices}")
+        raise RigError(
+            f"'{mesh_obj.name}': its {INNER_LIPS_PROPERTY} property must list upper, lower vertex pairs "
+            f"of the mesh, got {vertices}"
+        )
+
     def points(block):
         return [tuple(block.data[index].co) for index in vertices]
 
@@ -304,7 +350,13 @@ def _map_arkit(rig: RigDescription, channels: Sequence[str]) -> RigMapping:
         )
     bones = (BoneTarget(head_bone, "head"),) if head_bone else ()
     return RigMapping(
-        RigKind.ARKIT, rig.mesh_name, rig.armature_name, shape_keys, bones, jaw_open_key, notes=tuple(notes),
+        RigKind.ARKIT,
+        rig.mesh_name,
+        rig.armature_name,
+        shape_keys,
+        bones,
+        jaw_open_key,
+        notes=tuple(notes),
         mouth_close_keys=keys_of.get(MOUTH_CLOSE_KEY, ()) if MOUTH_CLOSE_KEY in channels else (),
         lip_calibration=rig.lip_calibration if jaw_open_key and MOUTH_CLOSE_KEY in keys_of else None,
     )

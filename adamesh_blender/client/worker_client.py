@@ -98,9 +98,12 @@ class WorkerClient:
             )
         fields = first.fields
         self.info = WorkerInfo(
-            protocol, str(fields.get("backend_version")), str(fields.get("python")), int(fields.get("pid", 0)),
+            protocol,
+            str(fields.get("backend_version")),
+            str(fields.get("python")),
+            int(fields.get("pid", 0)),
             tuple(fields.get("requests", ())),
-        )  # fmt: skip
+        )
         self._last_heard = time.monotonic()
         return self.info
 

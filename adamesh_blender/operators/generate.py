@@ -56,14 +56,18 @@ class ADAMESH_OT_generate(JobOperator, bpy.types.Operator):
         prefs = preferences.addon_preferences(context)
         style = properties.active_style(settings)
         request = generate_request(
-            scene, mesh, strip, checks.sound_file(strip), Path(bpy.app.tempdir) / f"adamesh-{uuid.uuid4().hex}.npz",
+            scene,
+            mesh,
+            strip,
+            checks.sound_file(strip),
+            Path(bpy.app.tempdir) / f"adamesh-{uuid.uuid4().hex}.npz",
             checkpoint=bpy.path.abspath(prefs.default_checkpoint) if prefs.default_checkpoint else None,
             style=style_path(context, style.name) if style else None,
             expression_strength=style.expression_strength if style else 1.0,
             pose_strength=style.pose_strength if style else 1.0,
             transcript=settings.transcript.strip() or None,
             device=prefs.device.lower(),
-        )  # fmt: skip
+        )
         self._scene_name, self._mesh_name, self._strip_name = scene.name, mesh.name, strip.name
         self._clip = Path(request.out)
         muted = checks.muted_strip_note(strip)

@@ -45,10 +45,12 @@ class ADAMESH_OT_key_tracked_reference(bpy.types.Operator):
         try:
             mesh = checks.target_mesh(context)
             clip = read_clip(tracked_reference_path(context, style.name))
-            mapping = map_rig(describe_rig(mesh), clip.expression_names, clip.eyes is not None,
-                              settings.custom_mapping())
-            timing = SceneTiming(float(scene.frame_start), int(scene.render.fps),
-                                 stored_fps_base(scene.render.fps_base))
+            mapping = map_rig(
+                describe_rig(mesh), clip.expression_names, clip.eyes is not None, settings.custom_mapping()
+            )
+            timing = SceneTiming(
+                float(scene.frame_start), int(scene.render.fps), stored_fps_base(scene.render.fps_base)
+            )
             report = bake_clip(clip, mesh, mapping, timing, label=f"{style.name} tracked reference")
         except AddonError as error:
             self.report({"ERROR"}, str(error))

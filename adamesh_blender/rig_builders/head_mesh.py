@@ -88,8 +88,12 @@ def head_geometry(shape: HeadShape = HeadShape()) -> HeadGeometry:
     points = np.stack([rx * np.cos(lat) * np.sin(lon), -ry * np.cos(lat) * np.cos(lon), rz * np.sin(lat)], axis=1)
     forward = np.array([0.0, -1.0, 0.0])
     # features that make it read as a face: (x, z above the mouth, radius, push forward), all in metres
-    features = [(0.0, 0.0, 0.022, shape.lip_protrusion), (0.0, 0.04, 0.012, 0.02), (0.0, 0.075, 0.01, 0.008),
-                (0.0, -0.035, 0.015, 0.006)]  # lips, nose tip, nose bridge, chin
+    features = [
+        (0.0, 0.0, 0.022, shape.lip_protrusion),
+        (0.0, 0.04, 0.012, 0.02),
+        (0.0, 0.075, 0.01, 0.008),
+        (0.0, -0.035, 0.015, 0.006),
+    ]  # lips, nose tip, nose bridge, chin
     for x in (-0.032, 0.032):
         features += [(x, 0.06, 0.014, -0.01), (x, 0.083, 0.018, 0.006)]  # eye socket, brow ridge
     centres = [front_surface_point(points, x, mouth_z + z) for x, z, _, _ in features]
@@ -231,4 +235,3 @@ def _midline_vertex(mesh_obj, group_name: str) -> int:
     group = mesh_obj.vertex_groups[group_name].index
     members = [v for v in mesh_obj.data.vertices if any(g.group == group for g in v.groups)]
     return min(members, key=lambda v: abs(v.co.x)).index
-

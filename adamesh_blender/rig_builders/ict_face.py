@@ -26,10 +26,25 @@ INNER_LIP_PAIRS = ((62, 66), (61, 67), (63, 65))
 # Upper and lower eyelid landmarks of each eye (Multi-PIE 37/41 and 43/47: the subject's right eye, then left).
 EYELID_LANDMARKS = {"right": (37, 41), "left": (43, 47)}
 REQUIRED_KEYS = (
-    "format", "neutral", "face_sizes", "face_vertices", "face_material", "material_names", "uv", "face_uv_indices",
-    "expression_names", "expression_offsets", "expression_vertices", "expression_deltas", "identity_offsets",
-    "identity_vertices", "identity_deltas", "landmarks68", "part_names", "part_ranges",
-)  # fmt: skip
+    "format",
+    "neutral",
+    "face_sizes",
+    "face_vertices",
+    "face_material",
+    "material_names",
+    "uv",
+    "face_uv_indices",
+    "expression_names",
+    "expression_offsets",
+    "expression_vertices",
+    "expression_deltas",
+    "identity_offsets",
+    "identity_vertices",
+    "identity_deltas",
+    "landmarks68",
+    "part_names",
+    "part_ranges",
+)
 
 
 def to_blender(points_cm: np.ndarray) -> np.ndarray:
@@ -147,7 +162,7 @@ def sphere_centre(points: np.ndarray) -> np.ndarray:
 
 def _corner_vertices(face: IctFace, selected: np.ndarray) -> np.ndarray:
     starts = face.face_starts()
-    return np.concatenate([face.face_vertices[starts[f]:starts[f + 1]] for f in np.flatnonzero(selected)])
+    return np.concatenate([face.face_vertices[starts[f] : starts[f + 1]] for f in np.flatnonzero(selected)])
 
 
 def smoothstep(x: np.ndarray, start: float, end: float) -> np.ndarray:
@@ -177,8 +192,13 @@ def skeleton(face: IctFace) -> Skeleton:
     span = max(chin - bottom, 1e-3)
     t = smoothstep(p[:, 2], bottom, chin)  # 0 at the neck's cut, 1 from the chin's height up
     centres = {side: eye.centre for side, eye in eyes(face).items()}
-    weights = {"root": (1 - t) ** 2, "neck": 2 * t * (1 - t), "head": t**2,
-               "left_eye": np.zeros(len(p)), "right_eye": np.zeros(len(p))}  # fmt: skip
+    weights = {
+        "root": (1 - t) ** 2,
+        "neck": 2 * t * (1 - t),
+        "head": t**2,
+        "left_eye": np.zeros(len(p)),
+        "right_eye": np.zeros(len(p)),
+    }
     for side in ("left", "right"):
         ball = face.part(f"eyeball_{side}")
         for name in ("root", "neck", "head"):
@@ -209,10 +229,19 @@ def lip_gap_mm(points: np.ndarray, landmarks68: np.ndarray) -> float:
 # front) is the lips.
 OUTER_LIP_LANDMARKS = slice(48, 60)
 SURFACE_OF_MATERIAL = {
-    "M_Face": "skin", "M_BackHead": "skin", "M_GumsTongue": "gums_tongue", "M_Teeth": "teeth",
-    "M_ScleraLeft": "sclera", "M_ScleraRight": "sclera", "M_IrisLeft": "iris", "M_IrisRight": "iris",
-    "M_EyeLashes": "lashes", "M_LacrimalFluid": "hidden", "M_EyeBlend": "hidden", "M_EyeOcclusion": "hidden",
-}  # fmt: skip
+    "M_Face": "skin",
+    "M_BackHead": "skin",
+    "M_GumsTongue": "gums_tongue",
+    "M_Teeth": "teeth",
+    "M_ScleraLeft": "sclera",
+    "M_ScleraRight": "sclera",
+    "M_IrisLeft": "iris",
+    "M_IrisRight": "iris",
+    "M_EyeLashes": "lashes",
+    "M_LacrimalFluid": "hidden",
+    "M_EyeBlend": "hidden",
+    "M_EyeOcclusion": "hidden",
+}
 SURFACES = ("skin", "lips", "mouth_inside", "gums_tongue", "teeth", "sclera", "iris", "pupil", "lashes")
 HIDDEN = -1
 # Half-angles from the eye's axis (degrees), measured on the FaceKit's eyes: the cornea's bulge ends at ~28,

@@ -31,14 +31,21 @@ from .ict_face import (
 
 DEFAULT_NAME = "ICT head"
 MATERIAL_OF_SURFACE = {
-    "skin": face_materials.SKIN, "lips": face_materials.LIPS, "mouth_inside": face_materials.LIPS_INSIDE,
-    "gums_tongue": face_materials.GUMS_TONGUE, "teeth": face_materials.TEETH, "sclera": face_materials.SCLERA,
-    "iris": face_materials.IRIS, "pupil": face_materials.PUPIL, "lashes": face_materials.LASHES,
-}  # fmt: skip
+    "skin": face_materials.SKIN,
+    "lips": face_materials.LIPS,
+    "mouth_inside": face_materials.LIPS_INSIDE,
+    "gums_tongue": face_materials.GUMS_TONGUE,
+    "teeth": face_materials.TEETH,
+    "sclera": face_materials.SCLERA,
+    "iris": face_materials.IRIS,
+    "pupil": face_materials.PUPIL,
+    "lashes": face_materials.LASHES,
+}
 
 
-def build_ict_head(name: str = DEFAULT_NAME, identity: int | None = None, identity_weight: float = 1.0,
-                   asset: Path | None = None):
+def build_ict_head(
+    name: str = DEFAULT_NAME, identity: int | None = None, identity_weight: float = 1.0, asset: Path | None = None
+):
     """Add the ICT head (mesh parented to its armature) to the current scene and return the mesh object.
 
     `identity` (0..9) mixes in one of the FaceKit's identity modes at `identity_weight` for another face.
@@ -64,10 +71,10 @@ def _mesh_object(name: str, face: IctFace):
     surfaces = polygon_surfaces(face)
     polygons = np.flatnonzero(surfaces != HIDDEN)
     starts = face.face_starts()
-    corners = [face.face_vertices[starts[f]:starts[f + 1]].tolist() for f in polygons]
+    corners = [face.face_vertices[starts[f] : starts[f + 1]].tolist() for f in polygons]
     mesh = bpy.data.meshes.new(name)
     mesh.from_pydata(face.vertices.tolist(), [], corners)
-    uv_corners = np.concatenate([face.face_uv_indices[starts[f]:starts[f + 1]] for f in polygons])
+    uv_corners = np.concatenate([face.face_uv_indices[starts[f] : starts[f + 1]] for f in polygons])
     mesh.uv_layers.new(name="UVMap").data.foreach_set("uv", face.uv[uv_corners].astype(np.float32).ravel())
     for surface in SURFACES:
         mesh.materials.append(face_materials.make_material(MATERIAL_OF_SURFACE[surface]))

@@ -46,8 +46,9 @@ def reference_style_matrix(checkpoint: Checkpoint, reference: Reference) -> tupl
     usable = reference.n_frames // factor * factor
     _, _, head = reference.tensors()
     with torch.no_grad():
-        audio = pool_to_code_rate(pose_audio_features(models.expression, reference.mel[:usable].to(device))[None],
-                                  factor)[0]
+        audio = pool_to_code_rate(
+            pose_audio_features(models.expression, reference.mel[:usable].to(device))[None], factor
+        )[0]
         pose = head[None, :usable].to(device)
         encoded = models.pose_vqvae.encoder_outputs(pose)[0]
         codes = models.pose_vqvae.encode(pose)[0]
@@ -85,8 +86,15 @@ def adapt_pose(checkpoint: Checkpoint, reference: Reference, refine: bool | None
         "nearest_distance": nearest,
         "bank_spacing": spacing,
         "distance_ratio": nearest / max(spacing, 1e-12),
-        "matches": [{"name": checkpoint.pose_styles[int(i)].name, "kind": checkpoint.pose_styles[int(i)].kind,
-                     "distance": float(-s), "weight": float(w)} for i, s, w in zip(ids, similarities, weights)],
+        "matches": [
+            {
+                "name": checkpoint.pose_styles[int(i)].name,
+                "kind": checkpoint.pose_styles[int(i)].kind,
+                "distance": float(-s),
+                "weight": float(w),
+            }
+            for i, s, w in zip(ids, similarities, weights)
+        ],
     }
     vector = blend
     if refine:

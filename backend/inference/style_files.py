@@ -101,19 +101,25 @@ def load_style(path: str | Path, checkpoint: Checkpoint | None = None) -> Style:
     check_format_tag(path, metadata.get("format"), STYLE_FORMAT, "style file", "Adapt Style", StyleError)
     try:
         style = Style(
-            adapter={k[len(_ADAPTER):]: v for k, v in tensors.items() if k.startswith(_ADAPTER)},
-            head={k[len(_HEAD):]: v for k, v in tensors.items() if k.startswith(_HEAD)},
-            expression_style=tensors["expression_style"], pose_style=tensors["pose_style"],
+            adapter={k[len(_ADAPTER) :]: v for k, v in tensors.items() if k.startswith(_ADAPTER)},
+            head={k[len(_HEAD) :]: v for k, v in tensors.items() if k.startswith(_HEAD)},
+            expression_style=tensors["expression_style"],
+            pose_style=tensors["pose_style"],
             channel_names=tuple(json.loads(metadata["channel_names"])),
-            checkpoint_hash=metadata["checkpoint_hash"], checkpoint_name=metadata.get("checkpoint_name", ""),
+            checkpoint_hash=metadata["checkpoint_hash"],
+            checkpoint_name=metadata.get("checkpoint_name", ""),
             head_rank=json.loads(metadata["head_rank"]),
-            eyes=EyeStyle.from_dict(json.loads(metadata["eyes"])), name=metadata.get("name", ""),
-            reference_seconds=float(metadata["reference_seconds"]), created=metadata.get("created", ""),
+            eyes=EyeStyle.from_dict(json.loads(metadata["eyes"])),
+            name=metadata.get("name", ""),
+            reference_seconds=float(metadata["reference_seconds"]),
+            created=metadata.get("created", ""),
             retrieval=json.loads(metadata.get("retrieval", "{}")),
-            adaptation=json.loads(metadata.get("adaptation", "{}")))
+            adaptation=json.loads(metadata.get("adaptation", "{}")),
+        )
     except (KeyError, TypeError, ValueError) as error:
-        raise StyleError(f"{path}: its metadata or tensors are incomplete or damaged ({error!r}); adapt the style "
-                         "again") from None
+        raise StyleError(
+            f"{path}: its metadata or tensors are incomplete or damaged ({error!r}); adapt the style again"
+        ) from None
     if not style.adapter or not style.channel_names:
         raise StyleError(f"{path} holds no adapter weights or no channel names; adapt the style again")
     if checkpoint is not None:
@@ -128,15 +134,17 @@ def check_style_fits(style: Style, checkpoint: Checkpoint, where: str | Path = "
         raise StyleError(
             f"{where} was adapted on checkpoint {_described(style.checkpoint_name, style.checkpoint_hash)}, but the "
             f"checkpoint in use is {_described(checkpoint.name, own)}; generate with the checkpoint it was made for, "
-            "or adapt the style again with this one")
+            "or adapt the style again with this one"
+        )
 
 
 def _described(name: str, digest: str) -> str:
     return f"{name} ({digest[:_HASH_SHOWN]}...)" if name else f"{digest[:_HASH_SHOWN]}..."
 
 
-def apply_style(checkpoint: Checkpoint, style: Style, expression_strength: float = 1.0,
-                pose_strength: float = 1.0) -> tuple[Checkpoint, Tensor, Tensor]:
+def apply_style(
+    checkpoint: Checkpoint, style: Style, expression_strength: float = 1.0, pose_strength: float = 1.0
+) -> tuple[Checkpoint, Tensor, Tensor]:
     """A checkpoint whose expression model carries the style, with the expression and pose style vectors [1, S].
 
     Strength 0 gives the base (adapters off, the average expression style, the default pose blend), 1 the style,
@@ -146,8 +154,10 @@ def apply_style(checkpoint: Checkpoint, style: Style, expression_strength: float
     """
     for name, value in (("expression", expression_strength), ("pose", pose_strength)):
         if not (math.isfinite(value) and 0.0 <= value <= MAX_STRENGTH):
-            raise StyleError(f"the {name} strength must lie in [0, {MAX_STRENGTH:g}] (0 = base, 1 = the style, above "
-                             f"1 exaggerates), got {value}")
+            raise StyleError(
+                f"the {name} strength must lie in [0, {MAX_STRENGTH:g}] (0 = base, 1 = the style, above "
+                f"1 exaggerates), got {value}"
+            )
     check_style_fits(style, checkpoint)
     device = checkpoint.audio_centroids.device
     models = copy.deepcopy(checkpoint.models)

@@ -103,16 +103,47 @@ EXPRESSION_PRESETS: dict[str, ExpressionStyle] = {
 }
 
 POSE_PRESETS: dict[str, PoseStyle] = {
-    "still": PoseStyle(nod_deg=0.4, tilt_deg=0.3, sway_deg=0.4, loudness_coupling=0.1, pitch_coupling=0.1,
-                       idle_drift_deg=0.3),
-    "nodder": PoseStyle(nod_deg=1.5, nod_hz=1.1, tilt_deg=0.6, sway_deg=0.8, loudness_coupling=0.9,
-                        pitch_coupling=0.4, idle_drift_deg=0.6),
-    "tilter": PoseStyle(nod_deg=0.8, tilt_deg=3.0, tilt_hz=0.35, sway_deg=0.8, loudness_coupling=0.3,
-                        pitch_coupling=0.3, idle_drift_deg=0.6),
-    "swayer": PoseStyle(nod_deg=0.8, tilt_deg=0.8, sway_deg=4.0, sway_hz=0.25, loudness_coupling=0.3,
-                        pitch_coupling=0.2, idle_drift_deg=0.8),
-    "energetic": PoseStyle(nod_deg=3.0, nod_hz=1.4, tilt_deg=2.0, tilt_hz=0.5, sway_deg=3.0, sway_hz=0.35,
-                           loudness_coupling=1.0, pitch_coupling=0.7, idle_drift_deg=1.0),
+    "still": PoseStyle(
+        nod_deg=0.4, tilt_deg=0.3, sway_deg=0.4, loudness_coupling=0.1, pitch_coupling=0.1, idle_drift_deg=0.3
+    ),
+    "nodder": PoseStyle(
+        nod_deg=1.5,
+        nod_hz=1.1,
+        tilt_deg=0.6,
+        sway_deg=0.8,
+        loudness_coupling=0.9,
+        pitch_coupling=0.4,
+        idle_drift_deg=0.6,
+    ),
+    "tilter": PoseStyle(
+        nod_deg=0.8,
+        tilt_deg=3.0,
+        tilt_hz=0.35,
+        sway_deg=0.8,
+        loudness_coupling=0.3,
+        pitch_coupling=0.3,
+        idle_drift_deg=0.6,
+    ),
+    "swayer": PoseStyle(
+        nod_deg=0.8,
+        tilt_deg=0.8,
+        sway_deg=4.0,
+        sway_hz=0.25,
+        loudness_coupling=0.3,
+        pitch_coupling=0.2,
+        idle_drift_deg=0.8,
+    ),
+    "energetic": PoseStyle(
+        nod_deg=3.0,
+        nod_hz=1.4,
+        tilt_deg=2.0,
+        tilt_hz=0.5,
+        sway_deg=3.0,
+        sway_hz=0.35,
+        loudness_coupling=1.0,
+        pitch_coupling=0.7,
+        idle_drift_deg=1.0,
+    ),
 }
 
 EXPRESSION_KINDS = tuple(EXPRESSION_PRESETS)

@@ -24,13 +24,21 @@ def check_video_reference(video: str | os.PathLike) -> None:
     (TrackerMissingError), the file is no video, or it has no sound (VideoError)."""
     load_face_mesh()
     if not probe_video(video).has_audio:
-        raise VideoError(f"{Path(video).name} has no sound: Adapt Style learns how the face moves with the speech, "
-                         "so the reference video needs its sound track (tracking alone works without it)")
+        raise VideoError(
+            f"{Path(video).name} has no sound: Adapt Style learns how the face moves with the speech, "
+            "so the reference video needs its sound track (tracking alone works without it)"
+        )
 
 
-def adapt_from_video(video: str | os.PathLike, out: str | os.PathLike | None, options: AdaptOptions = AdaptOptions(),
-                     checkpoint=None, progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
-                     tracked_out: str | os.PathLike | None = None):
+def adapt_from_video(
+    video: str | os.PathLike,
+    out: str | os.PathLike | None,
+    options: AdaptOptions = AdaptOptions(),
+    checkpoint=None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    tracked_out: str | os.PathLike | None = None,
+):
     """The style learnt from `video` (its face and its sound), as adapt_style with `options` (its audio range is the
     stretch the face was tracked over). The tracked motion is also written to `tracked_out` when given (once the
     style is written, so a failure leaves neither). Returns (style, tracked video): its notes say what the artist

@@ -41,9 +41,17 @@ from backend.training.stages import (
 from backend.training.state import TrainingProgress, load_state, save_state, state_path
 
 
-def train(data: str | Path, preset: str, out: str | Path, device: str = "auto", max_minutes: float | None = None,
-          seed: int = 0, resume: bool = False, should_stop: Callable[[], bool] = lambda: False,
-          threads: int | None = None) -> Path | None:
+def train(
+    data: str | Path,
+    preset: str,
+    out: str | Path,
+    device: str = "auto",
+    max_minutes: float | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+    threads: int | None = None,
+) -> Path | None:
     """Train a checkpoint into `out`; returns its path, or None when `should_stop` ended training early (the state
     for --resume is saved then). In a torchrun launch every process calls this; only process 0 writes.
     threads: CPU threads per process (None: torch's default, or the cores shared out under torchrun)."""
@@ -59,13 +67,22 @@ def train(data: str | Path, preset: str, out: str | Path, device: str = "auto", 
         processes.close()
 
 
-def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minutes: float | None, seed: int,
-           resume: bool, should_stop: Callable[[], bool]) -> Path | None:
+def _train(
+    data: Path,
+    preset: Preset,
+    out: Path,
+    processes: Processes,
+    max_minutes: float | None,
+    seed: int,
+    resume: bool,
+    should_stop: Callable[[], bool],
+) -> Path | None:
     started = time.monotonic()
     features = _corpus_features(data, processes)
     # the corpus decides the output channels (the demo head's 37, FLAME's Exp1..Exp100, ...) and the pose styles
-    config = preset.model.with_overrides({"expression": {"n_expression": len(features.channels)},
-                                          "pose_gpt": {"n_styles": len(features.speakers)}})
+    config = preset.model.with_overrides(
+        {"expression": {"n_expression": len(features.channels)}, "pose_gpt": {"n_styles": len(features.speakers)}}
+    )
     device = processes.device
     torch.manual_seed(seed)
     models = AdaMeshModels(config).to(device)
@@ -75,8 +92,13 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
     models.expression.front_end.set_mel_statistics(mean.to(device), std.to(device))
 
     settings = preset.training
-    identity = {"preset": preset.name, "config": config.to_json(), "seed": seed, "corpus": features.corpus_hash,
-                "training": repr(settings)}
+    identity = {
+        "preset": preset.name,
+        "config": config.to_json(),
+        "seed": seed,
+        "corpus": features.corpus_hash,
+        "training": repr(settings),
+    }
     state_file = state_path(out)
     progress, optimizer_state = TrainingProgress(), None
     if resume:
@@ -91,8 +113,10 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
     corruption = PhoneticCorruption({mode: load_error_profile(mode) for mode in odds}, odds, settings.phonetic_dropout)
     separation = LipSeparation(features.channels) if contract_channels(features.channels) else None
     if separation is None and processes.is_main:
-        print(f"train: {data}'s {len(features.channels)} channels ({', '.join(features.channels[:2])}, ...) are not "
-              "the demo head's: the lip-gap loss, written for the demo head's lip channels, is left out")
+        print(
+            f"train: {data}'s {len(features.channels)} channels ({', '.join(features.channels[:2])}, ...) are not "
+            "the demo head's: the lip-gap loss, written for the demo head's lip channels, is left out"
+        )
     audio_rows = None
     for index, name in enumerate(STAGES):
         if index < progress.stage:
@@ -105,10 +129,16 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
             audio_rows = corpus_pose_audio_features(models.expression, features, device)
             stage = PoseGPTStage(models, features, settings, audio_rows, device)
         stage_settings = getattr(settings, name)
-        options = LoopOptions(seed, settings.weight_decay, settings.grad_clip, settings.save_every_minutes * 60,
-                              stage_settings.time_share * max_minutes * 60 if max_minutes else None)
-        if not run_stage(stage, name, index, stage_settings, options, processes, progress, optimizer_state, save,
-                         should_stop):
+        options = LoopOptions(
+            seed,
+            settings.weight_decay,
+            settings.grad_clip,
+            settings.save_every_minutes * 60,
+            stage_settings.time_share * max_minutes * 60 if max_minutes else None,
+        )
+        if not run_stage(
+            stage, name, index, stage_settings, options, processes, progress, optimizer_state, save, should_stop
+        ):
             return None
         progress.stage, progress.step, progress.losses, optimizer_state = index + 1, 0, [], None
         if processes.is_main:
@@ -118,20 +148,40 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
         if audio_rows is None:  # resumed after the last stage
             audio_rows = corpus_pose_audio_features(models.expression, features, device)
         bank, centroids = build_style_bank(models, features, audio_rows, seed, device)
-        training = {"preset": preset.name, "seed": seed, "processes": processes.world_size,
-                    "device": device.type, "utterances": features.n_utterances,
-                    "corpus_minutes": round(len(features.mel) / MODEL_FPS / 60.0, 2), "corpus_recorded": recorded,
-                    "lip_gap_loss": separation is not None, "stages": progress.summaries,
-                    "settings": dataclasses.asdict(settings)}
+        training = {
+            "preset": preset.name,
+            "seed": seed,
+            "processes": processes.world_size,
+            "device": device.type,
+            "utterances": features.n_utterances,
+            "corpus_minutes": round(len(features.mel) / MODEL_FPS / 60.0, 2),
+            "corpus_recorded": recorded,
+            "lip_gap_loss": separation is not None,
+            "stages": progress.summaries,
+            "settings": dataclasses.asdict(settings),
+        }
         models.eval()
         set_molora_scale(models.expression, 1.0)
-        save_checkpoint(out, Checkpoint(
-            models, features.channels, tuple(PoseStyleEntry(s.name, s.pose_kind) for s in features.speakers),
-            bank, centroids, features.corpus_hash, training))
+        save_checkpoint(
+            out,
+            Checkpoint(
+                models,
+                features.channels,
+                tuple(PoseStyleEntry(s.name, s.pose_kind) for s in features.speakers),
+                bank,
+                centroids,
+                features.corpus_hash,
+                training,
+            ),
+        )
         state_file.unlink(missing_ok=True)
-        print(f"train: wrote {out} in {(time.monotonic() - started) / 60:.1f} min; "
-              + ", ".join(f"{k} {v['steps']} steps loss {v['loss_first']:.3g} -> {v['loss_last']:.3g}"
-                          for k, v in progress.summaries.items()))
+        print(
+            f"train: wrote {out} in {(time.monotonic() - started) / 60:.1f} min; "
+            + ", ".join(
+                f"{k} {v['steps']} steps loss {v['loss_first']:.3g} -> {v['loss_last']:.3g}"
+                for k, v in progress.summaries.items()
+            )
+        )
     processes.barrier()
     return out
 

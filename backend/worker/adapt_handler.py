@@ -49,17 +49,32 @@ def handle_adapt(params: Mapping[str, Any], job: JobContext) -> dict[str, Any]:
         check_video_reference(video)  # a missing tracker or a silent video is said before the model loads
         job.progress(0.0, "loading the model")
         checkpoint = loaded_checkpoint(options.checkpoint, options.device)
-        style, tracked = adapt_from_video(video, out, options, checkpoint, progress=job.progress,
-                                          cancel=lambda: job.cancelled, tracked_out=tracked_out)
+        style, tracked = adapt_from_video(
+            video,
+            out,
+            options,
+            checkpoint,
+            progress=job.progress,
+            cancel=lambda: job.cancelled,
+            tracked_out=tracked_out,
+        )
         notes = tracked.notes
     else:
         audio = require_param(REQUEST, params, "audio", str)
         motion = require_param(REQUEST, params, "motion", str)
         job.progress(0.0, "loading the model")
         checkpoint = loaded_checkpoint(options.checkpoint, options.device)
-        style = adapt_style(audio, motion, out, options, checkpoint, progress=job.progress,
-                            cancel=lambda: job.cancelled)
-    return {"style": str(out), "summary": describe(style), "channels": list(style.channel_names),
-            "reference_seconds": style.reference_seconds, "adaptation": style.adaptation,
-            "retrieval": style.retrieval, "eyes": dataclasses.asdict(style.eyes), "notes": list(notes),
-            "tracked": str(tracked_out) if tracked_out is not None else None}
+        style = adapt_style(
+            audio, motion, out, options, checkpoint, progress=job.progress, cancel=lambda: job.cancelled
+        )
+    return {
+        "style": str(out),
+        "summary": describe(style),
+        "channels": list(style.channel_names),
+        "reference_seconds": style.reference_seconds,
+        "adaptation": style.adaptation,
+        "retrieval": style.retrieval,
+        "eyes": dataclasses.asdict(style.eyes),
+        "notes": list(notes),
+        "tracked": str(tracked_out) if tracked_out is not None else None,
+    }

@@ -18,8 +18,12 @@ from backend.core.lip_gap import lip_separation
 # Like the ICT head: the jaw opens the midline more than the sides, mouthClose closes more than the jaw opens.
 CALIBRATION = LipCalibration(
     rest_mm=(0.76, 0.83, 0.83),
-    gains_mm={"jawOpen": (32.75, 26.99, 26.99), "mouthClose": (-38.94, -36.34, -36.34),
-              "mouthPressLeft": (-1.27, -0.47, -1.53), "mouthFunnel": (13.73, 9.38, 9.38)},
+    gains_mm={
+        "jawOpen": (32.75, 26.99, 26.99),
+        "mouthClose": (-38.94, -36.34, -36.34),
+        "mouthPressLeft": (-1.27, -0.47, -1.53),
+        "mouthFunnel": (13.73, 9.38, 9.38),
+    },
 )
 
 

@@ -82,8 +82,11 @@ def test_mouth_close_never_exceeds_jaw_open_on_any_frame():
     mapping = map_rig(rig, CHANNELS)
     jaw = np.array([0.0, 0.1, 0.3, 0.3, 0.0])
     close = np.array([0.2, 0.2, 0.1, 0.5, 0.0])
-    curves = [shape_key_curve("mouthClose", close), shape_key_curve("jawOpen", jaw),
-              shape_key_curve("mouthFunnel", close)]
+    curves = [
+        shape_key_curve("mouthClose", close),
+        shape_key_curve("jawOpen", jaw),
+        shape_key_curve("mouthFunnel", close),
+    ]
     limited = {curve.shape_key: curve.values for curve in limit_mouth_close(curves, mapping)}
     np.testing.assert_array_equal(limited["mouthClose"], [0.0, 0.1, 0.1, 0.3, 0.0])
     np.testing.assert_array_equal(limited["mouthFunnel"], close)  # other channels untouched

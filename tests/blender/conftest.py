@@ -33,7 +33,12 @@ def tiny_style(tmp_path_factory, tiny_checkpoint, heldout_corpus) -> Path:
     joined = {key: np.concatenate([getattr(clip, key) for clip in clips]) for key in ("expression", "jaw", "head")}
     save_clip(MotionClip(clips[0].fps, expression_names=clips[0].expression_names, **joined), folder / "reference.npz")
     out = folder / "calm.safetensors"
-    adapt_style(folder / "reference.wav", folder / "reference.npz", out, AdaptOptions(steps=8, device="cpu", phonetic="none", name="calm", checkpoint=str(tiny_checkpoint)))
+    adapt_style(
+        folder / "reference.wav",
+        folder / "reference.npz",
+        out,
+        AdaptOptions(steps=8, device="cpu", phonetic="none", name="calm", checkpoint=str(tiny_checkpoint)),
+    )
     return out
 
 

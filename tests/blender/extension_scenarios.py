@@ -125,10 +125,16 @@ def registration_cycle(zip_path: str, work: Path) -> dict:
     bpy.ops.preferences.addon_disable(module=ADDON)
     addon_module("session")._worker = ExitProbe(work / "atexit-ran.txt")
     return {
-        "before": before, "installed": installed, "disabled": disabled, "enabled_again": enabled_again,
-        "disabled_again": snapshot(), "handshake": handshake, "addon_version": version,
-        "extension_dir": extension_dir, "worker_alive_after_disable": worker_alive_after_disable,
-    }  # fmt: skip
+        "before": before,
+        "installed": installed,
+        "disabled": disabled,
+        "enabled_again": enabled_again,
+        "disabled_again": snapshot(),
+        "handshake": handshake,
+        "addon_version": version,
+        "extension_dir": extension_dir,
+        "worker_alive_after_disable": worker_alive_after_disable,
+    }
 
 
 def worker_cwd(pid: int) -> Path:
@@ -177,9 +183,11 @@ def operators(zip_path: str, work: Path) -> dict:
     worker_pid = addon_module("session").running_worker().pid
     bpy.ops.preferences.addon_disable(module=ADDON)
     return {
-        "messages": messages, "strip_chosen": strip_chosen, "generate_poll": generate_poll,
+        "messages": messages,
+        "strip_chosen": strip_chosen,
+        "generate_poll": generate_poll,
         "worker_alive_after_disable": process_alive(worker_pid),
-    }  # fmt: skip
+    }
 
 
 def style_library(zip_path: str, work: Path) -> dict:
@@ -199,9 +207,14 @@ def style_library(zip_path: str, work: Path) -> dict:
     bad_name = operator_error(lambda: bpy.ops.adamesh.rename_style(new_name="a/b"))
     bpy.ops.adamesh.delete_style()
     return {
-        "folder": str(folder), "listed": listed, "renamed": renamed, "clash": clash, "bad_name": bad_name,
-        "files_left": sorted(p.name for p in folder.iterdir()), "listed_after_delete": [i.name for i in settings.styles],
-    }  # fmt: skip
+        "folder": str(folder),
+        "listed": listed,
+        "renamed": renamed,
+        "clash": clash,
+        "bad_name": bad_name,
+        "files_left": sorted(p.name for p in folder.iterdir()),
+        "listed_after_delete": [i.name for i in settings.styles],
+    }
 
 
 def panels(zip_path: str, work: Path) -> dict:
@@ -283,9 +296,16 @@ def generate_at_frame_37(zip_path: str, work: Path) -> dict:
             "slider_min": min(block.slider_min for block in head.data.shape_keys.key_blocks),
         }
         runs[label] = {
-            "outcome": outcome, "clip": str(clip), "first_key": first, "last_key": last, "curves": len(fcurves),
-            "frames": frames, "lip_mm": lip_mm, "after": after, "undone": undone,
-        }  # fmt: skip
+            "outcome": outcome,
+            "clip": str(clip),
+            "first_key": first,
+            "last_key": last,
+            "curves": len(fcurves),
+            "frames": frames,
+            "lip_mm": lip_mm,
+            "after": after,
+            "undone": undone,
+        }
     runs["24 styled"] = generate_in_a_style(inputs["audio"], Path(inputs["style"]), work)
     return {"runs": runs}
 

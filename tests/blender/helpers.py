@@ -54,8 +54,14 @@ def clip_at(values: np.ndarray, clip_fps: float, frame: int, frame_start: float,
 def run_bake(script: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     """`python SCRIPT -- ARGS` as a user runs the batch-bake script with the bpy module."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}  # the script finds its own code
-    return subprocess.run([sys.executable, str(script), "--", *args], cwd=script.parent, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(script), "--", *args],
+        cwd=script.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def save_scene(path: Path) -> Path:

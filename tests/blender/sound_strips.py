@@ -16,8 +16,10 @@ import soundfile
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "sound-strip.blend"
 FIXTURE_SCENE = "Sound strip"
-WHY = (f"bpy {bpy.app.version_string} is built without Audaspace, so the tests' sound strips are copies of the one in "
-       f"tests/blender/data/{FIXTURE.name}")
+WHY = (
+    f"bpy {bpy.app.version_string} is built without Audaspace, so the tests' sound strips are copies of the one in "
+    f"tests/blender/data/{FIXTURE.name}"
+)
 
 
 def can_add_sound_strips() -> bool:

@@ -49,11 +49,30 @@ def demo_clips(tmp_path_factory) -> dict[str, Path]:
     try:
         checkpoint = load_checkpoint(None, torch.device("cpu"))
         style = folder / "crooked-smile.safetensors"
-        adapt_style(ASSETS / "reference.flac", ASSETS / "reference.npz", style, AdaptOptions(steps=ADAPT_STEPS, device="cpu", transcript=(ASSETS / "reference.txt").read_text()), checkpoint)
+        adapt_style(
+            ASSETS / "reference.flac",
+            ASSETS / "reference.npz",
+            style,
+            AdaptOptions(steps=ADAPT_STEPS, device="cpu", transcript=(ASSETS / "reference.txt").read_text()),
+            checkpoint,
+        )
         clips = {}
         for label, style_file in ((BASE, None), (STYLED, style)):
             clips[label] = folder / f"{label}.npz"
-            save_clip(generate_clip(ASSETS / "speech.flac", GenerateOptions(fps=scene.FPS, device="cpu", style=style_file, transcript=(ASSETS / "speech.txt").read_text(), blinks=False), checkpoint), clips[label])
+            save_clip(
+                generate_clip(
+                    ASSETS / "speech.flac",
+                    GenerateOptions(
+                        fps=scene.FPS,
+                        device="cpu",
+                        style=style_file,
+                        transcript=(ASSETS / "speech.txt").read_text(),
+                        blinks=False,
+                    ),
+                    checkpoint,
+                ),
+                clips[label],
+            )
     finally:
         torch.set_num_threads(threads)
     return clips
@@ -65,8 +84,9 @@ def demo_heads(demo_clips) -> dict:
     current.render.fps = scene.FPS
     speech = ASSETS / "speech.flac"
     strip = add_sound_strip(current, speech.stem, str(speech), channel=1, frame_start=scene.FRAME_START)
-    heads, _ = scene.key_heads(current, build_ict_head(), strip,
-                               [(BASE, demo_clips[BASE]), (STYLED, demo_clips[STYLED])])
+    heads, _ = scene.key_heads(
+        current, build_ict_head(), strip, [(BASE, demo_clips[BASE]), (STYLED, demo_clips[STYLED])]
+    )
     return {BASE: heads[0], STYLED: heads[1]}
 
 
@@ -111,8 +131,10 @@ def test_lips_close_on_every_bilabial_and_open_on_open_vowels(demo_heads):
         gaps = lip_gaps_mm(head)
         closed, bilabials = closure_rate(phones, gaps, scene.FPS)
         opened, open_vowels = opening_rate(phones, gaps, scene.FPS, usual_opening_mm=2 * OPEN_MM)
-        print(f"{label}: lips closed (< {CLOSED_MM} mm) on {closed:.0%} of {bilabials} P B M; open (> {OPEN_MM} mm) "
-              f"on {opened:.0%} of {open_vowels} open vowels; gap {gaps.min():.1f}..{gaps.max():.1f} mm")
+        print(
+            f"{label}: lips closed (< {CLOSED_MM} mm) on {closed:.0%} of {bilabials} P B M; open (> {OPEN_MM} mm) "
+            f"on {opened:.0%} of {open_vowels} open vowels; gap {gaps.min():.1f}..{gaps.max():.1f} mm"
+        )
         assert bilabials >= 10 and open_vowels >= 6
         assert closed >= 0.9, f"{label}: lips closed on {closed:.0%} of the P B M phones"
         assert opened >= 0.8, f"{label}: mouth open on {opened:.0%} of the open vowels"
@@ -121,8 +143,10 @@ def test_lips_close_on_every_bilabial_and_open_on_open_vowels(demo_heads):
 def test_the_styled_head_smiles_crookedly_like_the_reference(demo_heads):
     shift_base, corners_base = mouth_shape_mm(demo_heads[BASE]).mean(axis=0)
     shift_styled, corners_styled = mouth_shape_mm(demo_heads[STYLED]).mean(axis=0)
-    print(f"mouth shifted left {shift_base:.2f} -> {shift_styled:.2f} mm; left corner above right "
-          f"{corners_base:.2f} -> {corners_styled:.2f} mm (base -> styled, mean over the sentence)")
+    print(
+        f"mouth shifted left {shift_base:.2f} -> {shift_styled:.2f} mm; left corner above right "
+        f"{corners_base:.2f} -> {corners_styled:.2f} mm (base -> styled, mean over the sentence)"
+    )
     # the reference's style pulls the mouth to the subject's left and lifts the left corner (make_demo_assets.py)
     assert shift_styled - shift_base > 1.0
     assert corners_styled - corners_base > 1.0

@@ -42,8 +42,15 @@ def test_the_ict_head_is_an_arkit_rig_at_rest():
     assert arkit_channels_without_keys(rig) == ("tongueOut",)
     assert [bone.name for bone in head.parent.data.bones] == ["root", "neck", "head", "left_eye", "right_eye"]
     names = {material.name for material in head.data.materials}
-    assert {"AdaMesh skin", "AdaMesh lips", "AdaMesh teeth", "AdaMesh sclera", "AdaMesh iris", "AdaMesh lashes",
-            "AdaMesh gums and tongue"} <= names
+    assert {
+        "AdaMesh skin",
+        "AdaMesh lips",
+        "AdaMesh teeth",
+        "AdaMesh sclera",
+        "AdaMesh iris",
+        "AdaMesh lashes",
+        "AdaMesh gums and tongue",
+    } <= names
     used = np.zeros(len(head.data.polygons), dtype=np.int32)
     head.data.polygons.foreach_get("material_index", used)
     assert set(np.unique(used)) == set(range(len(head.data.materials)))
@@ -55,7 +62,8 @@ def test_a_shape_key_moves_the_lips_as_in_the_asset():
     head.data.shape_keys.key_blocks["jawOpen"].value = 1.0
     points = evaluated_points(head)
     assert lip_gap_mm(points, face.landmarks68) == pytest.approx(
-        lip_gap_mm(face.vertices + face.expression_offsets("jawOpen"), face.landmarks68), abs=1e-3)
+        lip_gap_mm(face.vertices + face.expression_offsets("jawOpen"), face.landmarks68), abs=1e-3
+    )
 
 
 def test_eye_bones_turn_the_eyeballs_about_their_centres_and_the_head_bone_carries_the_teeth():
@@ -68,8 +76,9 @@ def test_eye_bones_turn_the_eyeballs_about_their_centres_and_the_head_bone_carri
     armature.pose.bones["left_eye"].rotation_mode = "XYZ"
     armature.pose.bones["left_eye"].rotation_euler = Euler((0.0, 0.0, math.radians(20)))
     turned = evaluated_points(head)
-    np.testing.assert_allclose(np.linalg.norm(turned[left] - centre, axis=1),
-                               np.linalg.norm(rest[left] - centre, axis=1), atol=1e-6)  # turned in place
+    np.testing.assert_allclose(
+        np.linalg.norm(turned[left] - centre, axis=1), np.linalg.norm(rest[left] - centre, axis=1), atol=1e-6
+    )  # turned in place
     assert np.abs(turned[left] - rest[left]).max() > 0.003
     np.testing.assert_allclose(turned[face.part("eyeball_right")], rest[face.part("eyeball_right")], atol=1e-9)
     armature.pose.bones["neck"].rotation_mode = "XYZ"
@@ -99,13 +108,30 @@ def test_another_identity_changes_the_face_not_the_expressions():
 @pytest.mark.slow
 def test_build_py_demo_head_saves_the_ict_head_with_another_identity(tmp_path):
     out = tmp_path / "head.blend"
-    subprocess.run([sys.executable, str(ROOT / "build.py"), "demo-head", "--out", str(out), "--identity", "4",
-                    "--identity-weight", "0.8"], check=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "build.py"),
+            "demo-head",
+            "--out",
+            str(out),
+            "--identity",
+            "4",
+            "--identity-weight",
+            "0.8",
+        ],
+        check=True,
+        cwd=ROOT,
+    )
     bpy.ops.wm.open_mainfile(filepath=str(out))
     head = bpy.context.view_layer.objects.active
     assert detect_rig_kind(describe_rig(head)) is RigKind.ARKIT
     expected = ict_face(load_asset(ASSET), 4, 0.8).vertices
     np.testing.assert_allclose(evaluated_points(head), expected, atol=1e-6)
-    refused = subprocess.run([sys.executable, str(ROOT / "build.py"), "demo-head", "--out", str(out), "--identity",
-                              "10"], cwd=ROOT, capture_output=True, text=True)
+    refused = subprocess.run(
+        [sys.executable, str(ROOT / "build.py"), "demo-head", "--out", str(out), "--identity", "10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert refused.returncode != 0 and "--identity must be 0 to 9" in refused.stderr

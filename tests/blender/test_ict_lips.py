@@ -53,10 +53,10 @@ def speech(tmp_path_factory, heldout_corpus) -> list[tuple[str, Path, Path, Path
     entries = json.loads((heldout_corpus / "index.json").read_text())["utterances"][:4]
     # the held-out speech recognised (some of its augmented audio does not align with its text); the demo sentence
     # with its transcript, as the demo generates it
-    cases = [(Path(e["audio"]).stem, heldout_corpus / e["audio"], heldout_corpus / e["phones"], None)
-             for e in entries]
-    cases.append(("demo sentence", DEMO / "speech.flac", DEMO / "speech.phones.json",
-                  (DEMO / "speech.txt").read_text().strip()))
+    cases = [(Path(e["audio"]).stem, heldout_corpus / e["audio"], heldout_corpus / e["phones"], None) for e in entries]
+    cases.append(
+        ("demo sentence", DEMO / "speech.flac", DEMO / "speech.phones.json", (DEMO / "speech.txt").read_text().strip())
+    )
     checkpoint = load_checkpoint(None, torch.device("cpu"))
     out = []
     for number, (name, audio, phones, text) in enumerate(cases):
@@ -135,26 +135,35 @@ def test_the_head_follows_the_clips_lips_and_they_meet_without_crossing(speech):
                 open_at.append(int(near[np.argmax(midline[near])]))
         closed, clip_closed = midline[closed_at] < CLOSED_MM, asked[closed_at] < CLOSED_MM
         opened, clip_opened = midline[open_at] > OPEN_MM, asked[open_at] > OPEN_MM
-        print(f"{name}: P B M closed {closed.sum()}/{len(closed)} (the clip's contract: {clip_closed.sum()}); open "
-              f"vowels past {OPEN_MM:g} mm {opened.sum()}/{len(opened)} (the clip's contract: {clip_opened.sum()}); "
-              f"head - clip {np.abs(midline - asked).max():.2f} mm at most; deepest crossing {lips.min():.2f} mm; "
-              f"front teeth at least {teeth.min():.1f} mm behind the lips; eyelids at their closest "
-              f"{figures['eyelids'].min(axis=0).round(2).tolist()} mm")
+        print(
+            f"{name}: P B M closed {closed.sum()}/{len(closed)} (the clip's contract: {clip_closed.sum()}); open "
+            f"vowels past {OPEN_MM:g} mm {opened.sum()}/{len(opened)} (the clip's contract: {clip_opened.sum()}); "
+            f"head - clip {np.abs(midline - asked).max():.2f} mm at most; deepest crossing {lips.min():.2f} mm; "
+            f"front teeth at least {teeth.min():.1f} mm behind the lips; eyelids at their closest "
+            f"{figures['eyelids'].min(axis=0).round(2).tolist()} mm"
+        )
         for kind, frames, ok in (("closed", closed_at, closed), ("open", open_at, opened)):
             for frame in np.asarray(frames, dtype=int)[~ok]:
-                print(f"{name}:   not {kind} at {frame / FPS:.2f} s: head {midline[frame]:.2f} mm, the clip's own "
-                      f"contract {asked[frame]:.2f} mm")
+                print(
+                    f"{name}:   not {kind} at {frame / FPS:.2f} s: head {midline[frame]:.2f} mm, the clip's own "
+                    f"contract {asked[frame]:.2f} mm"
+                )
         assert np.abs(midline - asked).max() < 1.0, f"{name}: the head's lips stray from the clip's"
         assert lips.min() > -PENETRATION_MM, f"{name}: lips pass {-lips.min():.2f} mm through each other"
         assert teeth.min() > 0.0, f"{name}: the front teeth come forward of the lips"
-        for key, value in (("closed", closed), ("clip_closed", clip_closed), ("opened", opened),
-                           ("clip_opened", clip_opened)):
+        for key, value in (
+            ("closed", closed),
+            ("clip_closed", clip_closed),
+            ("opened", opened),
+            ("clip_opened", clip_opened),
+        ):
             totals[key] += int(value.sum())
         totals["bilabials"] += len(closed)
         totals["open_vowels"] += len(opened)
         if name == "demo sentence":
-            assert closed.all() and opened.all(), f"{name}: {closed.sum()}/{len(closed)} closed, {opened.sum()}/" \
-                                                  f"{len(opened)} open"
+            assert closed.all() and opened.all(), (
+                f"{name}: {closed.sum()}/{len(closed)} closed, {opened.sum()}/{len(opened)} open"
+            )
             assert figures["eyelids"].min() < 1.0, "no blink closed the eyelids"
     print(totals)
     assert totals["bilabials"] >= 15 and totals["open_vowels"] >= 8

@@ -134,8 +134,12 @@ def test_flame_standin_deforms_as_flame_would(tmp_path):
     standin = build_flame_standin()
     mapping = map_rig(describe_rig(standin), clip.expression_names, clip_has_eyes=True)
     report = bake_clip(clip, standin, mapping, SceneTiming.of_strip(bpy.context.scene, strip), "flame")
-    assert report.rotation_modes == {"neck": "QUATERNION", "jaw": "QUATERNION", "left_eye": "QUATERNION",
-                                     "right_eye": "QUATERNION"}  # fmt: skip
+    assert report.rotation_modes == {
+        "neck": "QUATERNION",
+        "jaw": "QUATERNION",
+        "left_eye": "QUATERNION",
+        "right_eye": "QUATERNION",
+    }
     assert report.keyframes == 49 * (100 + 36 + 4 * 4)
     for frame in (37, 52, 70, 85):
         depsgraph = at_frame(frame)
@@ -216,8 +220,14 @@ def test_a_clip_for_another_rig_is_refused_before_any_action_exists(tmp_path):
 def test_rotation_modes_give_the_same_bone_matrices(tmp_path):
     t = np.arange(N_ROWS) / CLIP_FPS
     jaw = np.outer(0.3 * np.sin(5 * t), [0.9, 0.3, 0.3])  # about a tilted axis, through rest between frames 55, 56
-    clip = clip_file(tmp_path, fps=CLIP_FPS, expression=np.zeros((N_ROWS, 1), np.float32),
-                     expression_names=("mouthClose",), jaw=jaw.astype(np.float32), head=3 * _nod())  # fmt: skip
+    clip = clip_file(
+        tmp_path,
+        fps=CLIP_FPS,
+        expression=np.zeros((N_ROWS, 1), np.float32),
+        expression_names=("mouthClose",),
+        jaw=jaw.astype(np.float32),
+        head=3 * _nod(),
+    )
     strip = add_speech_strip(tmp_path, frame_start=37, fps=30, fps_base=1.001)
     head = build_demo_head()
     armature = head.parent
@@ -263,7 +273,7 @@ def test_actions_and_sound_strips_in_this_blender(tmp_path):
         assert (key.animation_data.action.id_root, rig.animation_data.action.id_root) == ("KEY", "OBJECT")
 
 
-@pytest.mark.parametrize("name", ['plain', 'odd "key"', "back\\slash", "tab\tnew\nline"])
+@pytest.mark.parametrize("name", ["plain", 'odd "key"', "back\\slash", "tab\tnew\nline"])
 def test_data_paths_escape_names_as_blender_does(name):
     assert shape_key_curve(name, np.zeros(1)).data_path == f'key_blocks["{bpy.utils.escape_identifier(name)}"].value'
 
@@ -271,8 +281,14 @@ def test_data_paths_escape_names_as_blender_does(name):
 def test_values_beyond_a_slider_widen_its_range(tmp_path):
     expression = np.zeros((N_ROWS, len(CHANNELS)), np.float32)
     expression[:, CHANNELS.index("mouthFunnel")] = 1.4  # past the demo head's 0..1 slider
-    clip = clip_file(tmp_path, fps=CLIP_FPS, expression=expression, expression_names=CHANNELS,
-                     jaw=np.zeros((N_ROWS, 3), np.float32), head=np.zeros((N_ROWS, 3), np.float32))  # fmt: skip
+    clip = clip_file(
+        tmp_path,
+        fps=CLIP_FPS,
+        expression=expression,
+        expression_names=CHANNELS,
+        jaw=np.zeros((N_ROWS, 3), np.float32),
+        head=np.zeros((N_ROWS, 3), np.float32),
+    )
     strip = add_speech_strip(tmp_path, frame_start=1, fps=25)
     head = build_demo_head()
     mapping = map_rig(describe_rig(head), clip.expression_names)
@@ -283,8 +299,14 @@ def test_values_beyond_a_slider_widen_its_range(tmp_path):
 
 def test_many_widened_sliders_make_one_note(tmp_path):
     expression = np.full((N_ROWS, len(CHANNELS)), -0.25, np.float32)  # below every 0..1 slider
-    clip = clip_file(tmp_path, fps=CLIP_FPS, expression=expression, expression_names=CHANNELS,
-                     jaw=np.zeros((N_ROWS, 3), np.float32), head=np.zeros((N_ROWS, 3), np.float32))  # fmt: skip
+    clip = clip_file(
+        tmp_path,
+        fps=CLIP_FPS,
+        expression=expression,
+        expression_names=CHANNELS,
+        jaw=np.zeros((N_ROWS, 3), np.float32),
+        head=np.zeros((N_ROWS, 3), np.float32),
+    )
     strip = add_speech_strip(tmp_path, frame_start=1, fps=25)
     head = build_demo_head()
     timing = SceneTiming.of_strip(bpy.context.scene, strip)

@@ -29,9 +29,13 @@ def _clip(folder):
     jaw = np.stack([0.15 * (1 - np.cos(5 * t)), 0.02 * np.sin(3 * t), 0.01 * np.cos(4 * t)], axis=1)
     head = np.stack([0.1 * np.sin(2 * t), 0.05 * np.cos(3 * t), 0.03 * np.sin(t)], axis=1)
     return clip_file(
-        folder, fps=CLIP_FPS, expression=rng.uniform(0, 1, (N_ROWS, len(CHANNELS))).astype(np.float32),
-        expression_names=CHANNELS, jaw=jaw.astype(np.float32), head=head.astype(np.float32),
-    )  # fmt: skip
+        folder,
+        fps=CLIP_FPS,
+        expression=rng.uniform(0, 1, (N_ROWS, len(CHANNELS))).astype(np.float32),
+        expression_names=CHANNELS,
+        jaw=jaw.astype(np.float32),
+        head=head.astype(np.float32),
+    )
 
 
 def test_the_returned_clip_is_keyed_where_the_strip_plays_its_sound(tmp_path):

@@ -69,8 +69,10 @@ def test_a_worker_killed_mid_generate_is_reported_and_the_next_job_gets_a_new_on
     os.kill(pid, signal.SIGKILL)
     assert run.finish(timeout=10) == {"CANCELLED"}
     (error,) = run.messages("ERROR")
-    assert error.startswith(f"the AdaMesh backend stopped unexpectedly: pid {pid} was killed by signal SIGKILL "
-                            "while running generate. Try again (a new backend starts).")
+    assert error.startswith(
+        f"the AdaMesh backend stopped unexpectedly: pid {pid} was killed by signal SIGKILL "
+        "while running generate. Try again (a new backend starts)."
+    )
     assert animation_state() == before and scratch_files() == []
     assert session.running_worker() is None and session.active_job() is None
     bpy.ops.adamesh.check_backend()  # the next job starts a new worker
@@ -139,8 +141,9 @@ def test_the_cancel_button_stops_adapt_and_no_style_is_written(rigged, addon):
     assert session.running_worker().request("ping", timeout=10)["jobs"] == []
 
 
-def test_a_result_that_arrives_after_another_file_was_opened_is_not_keyed_into_it(addon, tiny_checkpoint,
-                                                                                    heldout_speech):
+def test_a_result_that_arrives_after_another_file_was_opened_is_not_keyed_into_it(
+    addon, tiny_checkpoint, heldout_speech
+):
     """The worker finishes just as the artist opens another file: its answer is still on the way when the load
     handler cancels the job. The new file has a head of the same name; nothing is keyed into it."""
     addon.default_checkpoint = str(tiny_checkpoint)

@@ -54,8 +54,7 @@ def test_a_generated_take_is_the_same_after_saving_and_reopening(addon, tiny_che
     bone_curves = {(fcurve.data_path, fcurve.array_index): fcurve for fcurve in assigned_fcurves(head.parent)}
     for bone in ("jaw", "neck"):  # the demo head's bones turn in quaternions
         for index in range(4):
-            assert np.array_equal(key_frames(bone_curves[(f'pose.bones["{bone}"].rotation_quaternion', index)]),
-                                  frames)
+            assert np.array_equal(key_frames(bone_curves[(f'pose.bones["{bone}"].rotation_quaternion', index)]), frames)
     # the reopened file plays its curves: shape key values at a frame between keys are the curves' values there
     middle = FRAME_START + rows // 2 + 0.5
     bpy.context.scene.frame_set(int(middle), subframe=0.5)
@@ -76,8 +75,14 @@ addon_utils.disable("adamesh_blender", default_set=True)
 
 def test_enabling_and_disabling_the_addon_then_quitting_exits_cleanly():
     """A PropertyGroup with a Python method crashed bpy 4.2 at exit (status 139); see properties.py."""
-    done = subprocess.run([sys.executable, "-c", ENABLE_AND_QUIT], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    done = subprocess.run(
+        [sys.executable, "-c", ENABLE_AND_QUIT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 
@@ -85,8 +90,17 @@ def test_enabling_and_disabling_the_addon_then_quitting_exits_cleanly():
 def test_without_audio_support_the_bake_refuses_before_opening_the_scene(tmp_path, heldout_speech):
     scene_file = save_scene(tmp_path / "scene.blend")
     original = scene_file.read_bytes()
-    done = run_bake(ROOT / "adamesh_blender" / "bake.py", "--blend", str(scene_file), "--object", HEAD,
-                    "--audio", str(heldout_speech[0]), "--backend-python", sys.executable)
+    done = run_bake(
+        ROOT / "adamesh_blender" / "bake.py",
+        "--blend",
+        str(scene_file),
+        "--object",
+        HEAD,
+        "--audio",
+        str(heldout_speech[0]),
+        "--backend-python",
+        sys.executable,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip() == f"bake: error: {compat.NO_AUDIO_SUPPORT}"
     assert scene_file.read_bytes() == original and sorted(tmp_path.iterdir()) == [scene_file]

@@ -23,8 +23,10 @@ from .reliability import ModalRun, addon, operator_refusal, scratch_files  # noq
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None,
-                       reason="the face tracker is an optional extra: requirements/tracking.txt"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("mediapipe") is None,
+        reason="the face tracker is an optional extra: requirements/tracking.txt",
+    ),
 ]
 
 

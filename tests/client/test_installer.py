@@ -57,8 +57,10 @@ def test_install_creates_the_environment_and_installs_the_requirements(tmp_path)
     assert install.message == f"Installed in {tmp_path / 'venv'}"
     imported = subprocess.run(
         [str(install.python), "-c", "import adamesh_probe_pkg; print(adamesh_probe_pkg.ANSWER)"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert imported.stdout.strip() == "42"
 
 
@@ -97,8 +99,12 @@ def test_an_extra_installs_into_the_existing_environment_without_its_declared_de
     install.start()
     install.wait()
     assert install.state is JobState.SUCCEEDED and install.python == python
-    imported = subprocess.run([str(python), "-c", "import adamesh_extra_pkg; print(adamesh_extra_pkg.ANSWER)"],
-                              capture_output=True, text=True, check=True)
+    imported = subprocess.run(
+        [str(python), "-c", "import adamesh_extra_pkg; print(adamesh_extra_pkg.ANSWER)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert imported.stdout.strip() == "7"
 
 

@@ -22,13 +22,22 @@ def without_tracker(tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("no-tracker") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
         if not entry.name.lower().startswith("mediapipe") and not (site / entry.name).exists():
             (site / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
-    found = subprocess.run([str(python), "-c", "import torch, av, importlib.util as u; "
-                            "print(u.find_spec('mediapipe') is None)"], capture_output=True, text=True)
+    found = subprocess.run(
+        [str(python), "-c", "import torch, av, importlib.util as u; print(u.find_spec('mediapipe') is None)"],
+        capture_output=True,
+        text=True,
+    )
     assert found.stdout.strip() == "True", found.stderr[-2000:]
     return python
 

@@ -33,8 +33,9 @@ def ict_weights(clip: MotionClip) -> np.ndarray:
     return np.clip(weights, 0.0, 1.0)
 
 
-def render_frames(weights: np.ndarray, head: np.ndarray, size=(640, 480), offset: np.ndarray | None = None,
-                  second_head: bool = False) -> list[np.ndarray]:
+def render_frames(
+    weights: np.ndarray, head: np.ndarray, size=(640, 480), offset: np.ndarray | None = None, second_head: bool = False
+) -> list[np.ndarray]:
     """RGB frames of the ICT head with these shape weights [T, 53] and head rotations [T, 3] (clip axes)."""
     with tempfile.TemporaryDirectory(prefix="adamesh-face-") as folder:
         spec = Path(folder) / "spec.npz"
@@ -44,15 +45,25 @@ def render_frames(weights: np.ndarray, head: np.ndarray, size=(640, 480), offset
         if second_head:
             arrays["second_head"] = np.array(1)
         np.savez(spec, **arrays)
-        result = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_ict_face.py"), str(spec), folder],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "render_ict_face.py"), str(spec), folder],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"rendering failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
         return [np.array(Image.open(Path(folder) / f"{i:05d}.png").convert("RGB")) for i in range(len(weights))]
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0, sound: np.ndarray | None = None,
-                sound_rate: int = 16000, rotation: int = 0, times: np.ndarray | None = None) -> Path:
+def write_video(
+    path: Path,
+    frames: list[np.ndarray],
+    fps: float = 25.0,
+    sound: np.ndarray | None = None,
+    sound_rate: int = 16000,
+    rotation: int = 0,
+    times: np.ndarray | None = None,
+) -> Path:
     """H.264 (+ AAC) in mp4/mov/mkv by suffix. rotation: the display rotation stored (the frames are stored turned
     the other way, as a phone does); times: per-frame timestamps (s) for a variable frame rate."""
     with av.open(str(path), "w") as container:
@@ -82,7 +93,7 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0, sound: 
             samples = np.asarray(sound, dtype=np.float32)
             step = 1024
             for start in range(0, len(samples), step):
-                chunk = av.AudioFrame.from_ndarray(samples[None, start:start + step], format="fltp", layout="mono")
+                chunk = av.AudioFrame.from_ndarray(samples[None, start : start + step], format="fltp", layout="mono")
                 chunk.sample_rate = sound_rate
                 chunk.pts = start
                 for packet in audio.encode(chunk):
@@ -104,8 +115,9 @@ def still_clip(seconds: float, fps: float = 25.0) -> MotionClip:
 DEMO_REFERENCE = ROOT / "assets" / "demo" / "reference.npz"  # with its speech, reference.flac
 
 
-def speaking_video(path: Path, seconds: float | None = None, size=(640, 480), turn_deg: float = 0.0,
-                   sound_rate: int = 16000) -> tuple[Path, MotionClip, np.ndarray]:
+def speaking_video(
+    path: Path, seconds: float | None = None, size=(640, 480), turn_deg: float = 0.0, sound_rate: int = 16000
+) -> tuple[Path, MotionClip, np.ndarray]:
     """The ICT head speaking the demo reference (its first `seconds`; None: all 10.7 s) with its sound, the head
     turned `turn_deg` to the subject's left and then to the right (one sine over the clip). Returns (video,
     the truth clip, the head rotations rendered [T, 3])."""

@@ -50,14 +50,14 @@ def blinks(values: np.ndarray, threshold: float = 0.5) -> list[int]:
     above = values > threshold
     starts = np.flatnonzero(above & ~np.roll(above, 1))
     ends = np.flatnonzero(above & ~np.roll(above, -1))
-    return [int(a + np.argmax(values[a:b + 1])) for a, b in zip(starts, ends)]
+    return [int(a + np.argmax(values[a : b + 1])) for a, b in zip(starts, ends)]
 
 
 def test_head_pitch_and_yaw_within_2_degrees_rms(loop):
     truth, head, clip, n, _ = loop
     true_head = relative_to_rest(np.stack([axis_angle_to_matrix(h) for h in head.astype(np.float64)]))
     error = np.degrees(clip.head[:n] - true_head)
-    rms = np.sqrt((error ** 2).mean(axis=0))
+    rms = np.sqrt((error**2).mean(axis=0))
     print(f"head RMS error (deg): pitch {rms[0]:.2f}, yaw {rms[1]:.2f}, roll {rms[2]:.2f}")
     assert rms[0] <= 2.0 and rms[1] <= 2.0
 
@@ -83,8 +83,11 @@ def test_smile_size_within_30_percent(loop):
     assert abs(size - true_size) <= 0.3 * true_size
 
 
-@pytest.mark.xfail(strict=True, reason="measured: the crooked smile's asymmetry reads at about half its size (the "
-                                       "far mouth corner of a turned head); docs/tracking.md")
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured: the crooked smile's asymmetry reads at about half its size (the "
+    "far mouth corner of a turned head); docs/tracking.md",
+)
 def test_smile_side_within_30_percent(loop):
     truth, _, clip, n, _ = loop
     (_, side), (_, true_side) = smile(clip, n), smile(truth, n)
@@ -113,8 +116,12 @@ ADAPT_STEPS = 150  # enough for the style's smile, jaw range and nod to show; th
 def style_figures(clip) -> dict[str, float]:
     """What the issue asks to reappear: the smile's size and side, the jaw's range, the nod."""
     size, side = smile(clip, clip.n_frames)
-    return {"smile": size, "side": side, "jaw range (deg)": float(np.degrees(np.percentile(clip.jaw[:, 0], 95))),
-            "nod (deg)": float(np.degrees(clip.head[:, 0].std()))}
+    return {
+        "smile": size,
+        "side": side,
+        "jaw range (deg)": float(np.degrees(np.percentile(clip.jaw[:, 0], 95))),
+        "nod (deg)": float(np.degrees(clip.head[:, 0].std())),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -122,17 +129,24 @@ def adapted(loop, tmp_path_factory):
     """Figures of the reference and of Generate on new speech: base model, style from the clip, style from video."""
     truth, head, _, n, video = loop
     folder = tmp_path_factory.mktemp("adapted")
-    shown = MotionClip(truth.fps, truth.expression[:n], truth.expression_names, truth.jaw[:n],
-                       head.astype(np.float32))  # the motion the video shows, its head turn included
+    shown = MotionClip(
+        truth.fps, truth.expression[:n], truth.expression_names, truth.jaw[:n], head.astype(np.float32)
+    )  # the motion the video shows, its head turn included
     save_clip(shown, folder / "shown.npz")
     options = AdaptOptions(steps=ADAPT_STEPS, device="cpu")
-    adapt_style(DEMO_REFERENCE.with_suffix(".flac"), folder / "shown.npz", folder / "clip.safetensors",
-                dataclasses.replace(options, audio_end=n / truth.fps))
+    adapt_style(
+        DEMO_REFERENCE.with_suffix(".flac"),
+        folder / "shown.npz",
+        folder / "clip.safetensors",
+        dataclasses.replace(options, audio_end=n / truth.fps),
+    )
     _, tracked = adapt_from_video(video, folder / "video.safetensors", options)
     figures = {"reference": style_figures(shown), "tracked reference": style_figures(tracked.clip)}
     for name, style in (("base", None), ("from the clip", "clip"), ("from the video", "video")):
-        generated = generate_clip(NEW_SPEECH, GenerateOptions(style=str(folder / f"{style}.safetensors") if style
-                                                              else None, device="cpu", blinks=False))
+        generated = generate_clip(
+            NEW_SPEECH,
+            GenerateOptions(style=str(folder / f"{style}.safetensors") if style else None, device="cpu", blinks=False),
+        )
         figures[name] = style_figures(generated)
     for name, row in figures.items():
         print(f"{name:>15}: " + ", ".join(f"{key} {value:+.2f}" for key, value in row.items()))
@@ -145,8 +159,11 @@ def test_the_smile_reappears_on_new_speech(adapted):
     assert from_clip - base > 0.2 and (from_video - base) >= 0.5 * (from_clip - base)
 
 
-@pytest.mark.xfail(strict=True, reason="the tracker reads the crooked smile's side at half its size (see "
-                                       "test_smile_side_within_30_percent); the style halves it again")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the tracker reads the crooked smile's side at half its size (see "
+    "test_smile_side_within_30_percent); the style halves it again",
+)
 def test_the_smiles_side_reappears_on_new_speech(adapted):
     base, from_clip, from_video = (adapted[name]["side"] for name in ("base", "from the clip", "from the video"))
     assert (from_video - base) >= 0.5 * (from_clip - base)
