@@ -17,6 +17,8 @@ from backend.audio.frames import motion_frame_count
 from .fcurves import action_fcurves, key_frames
 from .helpers import HEAD, run_bake, save_scene
 
+pytestmark = pytest.mark.slow  # batch bakes through the real worker
+
 ROOT = Path(__file__).resolve().parents[2]
 BAKE = ROOT / "adamesh_blender" / "bake.py"
 

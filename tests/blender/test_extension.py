@@ -22,6 +22,8 @@ from backend.inference.generate_options import GenerateOptions
 from .helpers import HEAD, run_bake, save_scene
 from .sound_strips import can_add_sound_strips
 
+pytestmark = pytest.mark.slow  # the installed extension driving the real worker on a trained checkpoint
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).with_name("extension_scenarios.py")
 

@@ -30,6 +30,8 @@ from .reliability import (
 from .rna_layout import draw_panel
 from .sound_strips import add_sound_strip
 
+pytestmark = pytest.mark.slow  # generation through the real worker at many frame rates
+
 
 def generate():
     return bpy.ops.adamesh.generate()

@@ -34,6 +34,8 @@ from .reliability import (
 )
 from .sound_strips import add_sound_strip
 
+pytestmark = pytest.mark.slow  # the real worker on a trained checkpoint
+
 WORKING = lambda job: job.message not in ("", "loading the model")  # noqa: E731  (past start-up: real work)
 
 

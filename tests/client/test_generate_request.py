@@ -17,6 +17,8 @@ from backend.core.channels import CHANNELS
 from .conftest import generate_request as generate
 from .conftest import progress_messages
 
+pytestmark = pytest.mark.slow  # the real worker on a trained checkpoint
+
 NTSC_30 = 30 / 1.001  # what the add-on sends for a 29.97 fps scene: fps / fps_base
 
 

@@ -15,6 +15,8 @@ import pytest
 from adamesh_blender.client import InstallError, JobState
 from adamesh_blender.client.installer import PIP_OPTIONS, BackendInstall
 
+pytestmark = pytest.mark.slow  # creates virtual environments
+
 OFFLINE = (*PIP_OPTIONS, "--no-index")
 
 

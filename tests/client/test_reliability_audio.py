@@ -21,6 +21,8 @@ from tests.media import write_media, write_silent_video
 
 from .conftest import assert_nothing_left, assert_one_line_error, generate_request, run_cli
 
+pytestmark = pytest.mark.slow  # the real worker on a trained checkpoint, an hour of audio
+
 FPS = 24.0
 
 

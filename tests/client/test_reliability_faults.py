@@ -18,6 +18,8 @@ from backend.clips import load_clip
 from .conftest import adapt_request, assert_nothing_left, child_processes, generate_request
 from .test_worker_protocol import request, run_worker
 
+pytestmark = pytest.mark.slow  # the real worker under faults
+
 
 @pytest.fixture(scope="module")
 def long_speech(heldout_corpus, tmp_path_factory) -> Path:

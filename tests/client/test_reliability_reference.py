@@ -21,6 +21,8 @@ from backend.inference.style_files import load_style
 
 from .conftest import CodeOnLoad, adapt_request, assert_nothing_left, assert_one_line_error, run_cli
 
+pytestmark = pytest.mark.slow  # Adapt Style references through the real worker
+
 
 @pytest.fixture
 def parts(reference):

@@ -16,6 +16,8 @@ from backend.inference.style_files import load_style
 from .conftest import adapt_request as adapt
 from .conftest import progress_messages
 
+pytestmark = pytest.mark.slow  # Adapt Style through the real worker
+
 
 def test_adapt_reports_steps_and_writes_the_style(worker, tiny_checkpoint, reference, tmp_path):
     audio, motion = reference

@@ -27,6 +27,8 @@ from backend.core.errors import AudioError
 from backend.core.phones import PHONES, SILENCE, Phone, load_timeline
 from backend.evaluation.real_speech import REAL_CLIP, real_speech_dir
 
+pytestmark = pytest.mark.slow  # pocketsphinx recognition of real speech
+
 DATA = real_speech_dir()
 CLIP = REAL_CLIP
 

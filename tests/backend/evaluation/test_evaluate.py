@@ -11,6 +11,8 @@ from backend.cli.main import main
 from backend.core.errors import AdaMeshError
 from backend.evaluation.evaluate import evaluate
 
+pytestmark = pytest.mark.slow  # evaluates a trained checkpoint
+
 LIP_KEYS = {
     "bilabial_closure",
     "m_closure",

@@ -23,6 +23,8 @@ from backend.clips.flame_export import export_flame
 from backend.clips.trackers import flame_expression_names
 from backend.core.phones import load_timeline
 
+pytestmark = pytest.mark.slow  # recognises phones and trains
+
 FLAME_NAMES = flame_expression_names(100)
 CLIPS_PER_SPEAKER = 3
 TRACKED_FPS = 30.0
