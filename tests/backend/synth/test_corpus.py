@@ -18,7 +18,10 @@ from backend.synth.espeak import espeak_unavailable_reason
 from backend.synth.festival import festival_unavailable_reason
 from backend.synth.speaker_styles import EXPRESSION_KINDS
 
-pytestmark = pytest.mark.skipif(espeak_unavailable_reason() is not None, reason=str(espeak_unavailable_reason()))
+pytestmark = [
+    pytest.mark.slow,  # builds corpora with both speech engines
+    pytest.mark.skipif(espeak_unavailable_reason() is not None, reason=str(espeak_unavailable_reason())),
+]
 
 SPEC = CorpusSpec(minutes=0.4, seed=5, speakers=len(EXPRESSION_KINDS))
 
