@@ -41,7 +41,7 @@ from . import bundle
 from .anim import compat
 from .anim.keyframes import BakeReport
 from .client import Job, WorkerClient
-from .client.installer import venv_python
+from .client.installer import has_requirements, venv_python
 from .errors import AddonError
 from .generation import bake_generated_clip, generate_request
 from .operators.checks import editable_problem, mesh_problem, rig_problem
@@ -68,18 +68,27 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--blend", type=Path, help="the .blend to open (needed with the bpy module)")
     parser.add_argument("--object", required=True, help="the face mesh to animate (a mesh with shape keys)")
     parser.add_argument("--audio", type=Path, action="append", required=True, help="a sound file; repeat for more")
-    parser.add_argument("--style", type=Path, action="append", default=[],
-                        help="a style file from Adapt Style (.safetensors); repeat for more; none: the base model")
+    parser.add_argument(
+        "--style",
+        type=Path,
+        action="append",
+        default=[],
+        help="a style file from Adapt Style (.safetensors); repeat for more; none: the base model",
+    )
     parser.add_argument("--expression-strength", type=float, default=1.0, help="0 = base model, 1 = the style")
     parser.add_argument("--pose-strength", type=float, default=1.0, help="0 = base head motion, 1 = the style's")
     parser.add_argument("--out", type=Path, help="the .blend to write (default: save over the opened file)")
     parser.add_argument("--frame-start", type=int, help="where the first sound strip starts (default: scene start)")
     parser.add_argument("--checkpoint", help="model checkpoint (default: the add-on's setting, else the starter)")
-    parser.add_argument("--backend-python", help="the backend environment's Python (default: the add-on's setting, "
-                                                 "else the environment Install Backend made)")
+    parser.add_argument(
+        "--backend-python",
+        help="the backend environment's Python (default: the add-on's setting, "
+        "else a checkout's .venv, else the environment Install Backend "
+        "made, else this Python when it has the backend's packages)",
+    )
     parser.add_argument("--device", choices=[item[0].lower() for item in DEVICES], help="default: the add-on's")
     parser.add_argument("--seed", type=int, default=0, help="head-motion sampling seed")
-    return parser.parse_args(argv[argv.index("--") + 1:] if "--" in argv else argv[1:])
+    return parser.parse_args(argv[argv.index("--") + 1 :] if "--" in argv else argv[1:])
 
 
 def installed_preferences(context):
@@ -96,27 +105,37 @@ def backend_python(args: argparse.Namespace, prefs) -> str:
         return args.backend_python
     if prefs is not None and prefs.backend_python:
         return bpy.path.abspath(prefs.backend_python)
-    installed = venv_python(default_venv())
-    if installed.is_file():
-        return str(installed)
-    raise AddonError("no backend Python: pass --backend-python PATH, or press Install Backend in Blender's "
-                     "Preferences > Add-ons > AdaMesh")
+    # a source checkout after `python build.py setup`: its own environment (an installed extension has no .venv)
+    for environment in (bundle.backend_root() / ".venv", default_venv()):
+        if venv_python(environment).is_file():
+            return str(venv_python(environment))
+    if has_requirements(bundle.backend_requirements()):
+        return sys.executable
+    raise AddonError(
+        "no backend Python: pass --backend-python PATH, or press Install Backend in Blender's "
+        "Preferences > Add-ons > AdaMesh"
+    )
 
 
 def check_inputs(args: argparse.Namespace) -> list[BakePair]:
     """Everything that can be checked before the worker starts, so a typo costs no generation time."""
+    if not compat.can_add_sound_strips():  # before the scene is opened: every pair needs its own sound strip
+        raise AddonError(compat.NO_AUDIO_SUPPORT)
     if args.blend is not None:
         if not args.blend.is_file():
             raise AddonError(f"scene {args.blend} does not exist")
         bpy.ops.wm.open_mainfile(filepath=str(args.blend.resolve()))
     elif not bpy.data.filepath:
-        raise AddonError("no scene: open one (blender --background scene.blend --python bake.py -- ...) or pass "
-                         "--blend scene.blend")
+        raise AddonError(
+            "no scene: open one (blender --background scene.blend --python bake.py -- ...) or pass --blend scene.blend"
+        )
     obj = bpy.data.objects.get(args.object)
     if obj is None:
         meshes = sorted(o.name for o in bpy.data.objects if mesh_problem(o) is None)
-        raise AddonError(f"{bpy.data.filepath} has no object '{args.object}'; meshes with shape keys: "
-                         + (", ".join(meshes) or "none"))
+        raise AddonError(
+            f"{bpy.data.filepath} has no object '{args.object}'; meshes with shape keys: "
+            + (", ".join(meshes) or "none")
+        )
     problem = mesh_problem(obj) or editable_problem(obj) or rig_problem(obj, custom=None)
     if problem:  # before any audio is generated for nothing
         raise AddonError(problem)
@@ -125,8 +144,11 @@ def check_inputs(args: argparse.Namespace) -> list[BakePair]:
             raise AddonError(f"{what} {path} does not exist")
     if args.out is not None and not args.out.resolve().parent.is_dir():
         raise AddonError(f"cannot write {args.out}: folder {args.out.resolve().parent} does not exist")
-    return [BakePair(audio.resolve(), style.resolve() if style else None)
-            for audio in args.audio for style in (args.style or [None])]
+    return [
+        BakePair(audio.resolve(), style.resolve() if style else None)
+        for audio in args.audio
+        for style in (args.style or [None])
+    ]
 
 
 def bake(args: argparse.Namespace) -> list[BakeReport]:
@@ -135,8 +157,9 @@ def bake(args: argparse.Namespace) -> list[BakeReport]:
     context = bpy.context
     scene = context.scene
     prefs = installed_preferences(context)
-    checkpoint = args.checkpoint or (bpy.path.abspath(prefs.default_checkpoint) if prefs and prefs.default_checkpoint
-                                     else None)
+    checkpoint = args.checkpoint or (
+        bpy.path.abspath(prefs.default_checkpoint) if prefs and prefs.default_checkpoint else None
+    )
     device = args.device or (prefs.device.lower() if prefs else "auto")
     client = WorkerClient(backend_python(args, prefs), bundle.backend_root())
     client.start()
@@ -150,10 +173,17 @@ def bake(args: argparse.Namespace) -> list[BakeReport]:
                 strip = compat.new_sound_strip(scene, pair.label, str(pair.audio), channel, frame)
                 frame = strip.frame_final_end
                 request = generate_request(
-                    scene, bpy.data.objects[args.object], strip, pair.audio, Path(folder) / f"{number}.npz",
-                    checkpoint=checkpoint, style=pair.style, expression_strength=args.expression_strength,
-                    pose_strength=args.pose_strength, device=device,
-                )  # fmt: skip
+                    scene,
+                    bpy.data.objects[args.object],
+                    strip,
+                    pair.audio,
+                    Path(folder) / f"{number}.npz",
+                    checkpoint=checkpoint,
+                    style=pair.style,
+                    expression_strength=args.expression_strength,
+                    pose_strength=args.pose_strength,
+                    device=device,
+                )
                 try:
                     result = wait_showing_progress(client, client.submit(request.request_type, request.params()), step)
                     report = bake_generated_clip(scene, args.object, strip.name, result["clip"], custom=None)
@@ -181,8 +211,7 @@ def wait_showing_progress(client: WorkerClient, job: Job, what: str) -> dict:
 
 
 def save(out: Path | None) -> None:
-    done = (bpy.ops.wm.save_as_mainfile(filepath=str(out.resolve())) if out is not None
-            else bpy.ops.wm.save_mainfile())
+    done = bpy.ops.wm.save_as_mainfile(filepath=str(out.resolve())) if out is not None else bpy.ops.wm.save_mainfile()
     if done != {"FINISHED"}:
         raise AddonError(f"could not save {out or bpy.data.filepath}")
     print(f"bake: saved {bpy.data.filepath}")

@@ -1,4 +1,5 @@
-"""What the extension ships beside the add-on's code: the manifest (the version), the backend, its requirements.
+"""What the extension ships beside the add-on's code: the manifest (the version), the backend, its requirements,
+the ICT face asset.
 
 Installed, the extension's folder holds them all (build.py puts them at the zip's root); in a source checkout they
 sit one level up, beside adamesh_blender/. Both layouts are searched in that order. No bpy here.
@@ -42,3 +43,17 @@ def backend_root() -> Path:
 def backend_requirements() -> Path:
     """The backend's pinned requirements, what "Install backend" installs."""
     return _bundle_root_with("requirements/backend.txt") / "requirements" / "backend.txt"
+
+
+def tracker_requirements() -> Path:
+    """The video face tracker's pins, what "Install Video Tracker" installs (with --no-deps) into the backend's
+    environment: an optional extra, needed only for Adapt Style from a video (docs/tracking.md)."""
+    return _bundle_root_with("requirements/tracking.txt") / "requirements" / "tracking.txt"
+
+
+ICT_FACE_ASSET = "assets/ict-face/ict_face.npz"
+
+
+def ict_face_asset() -> Path:
+    """The ICT face asset (assets/ict-face/ict_face.npz, MIT: its LICENSE and CREDITS.md beside it)."""
+    return _bundle_root_with(ICT_FACE_ASSET) / ICT_FACE_ASSET

@@ -9,7 +9,7 @@ import bpy
 
 from .anim import compat
 from .anim.keyframes import BakeReport, bake_clip
-from .anim.rigs import CustomMapping, describe_rig, map_rig
+from .anim.rigs import CustomMapping, describe_rig, map_rig, rig_channels
 from .anim.timing import SceneTiming
 from .client import GenerateRequest
 from .clip_reader import read_clip
@@ -17,16 +17,27 @@ from .errors import AddonError
 from .sound_timing import strip_timing
 
 
-def generate_request(scene, mesh, strip, audio: Path, out: Path, *, checkpoint: str | None = None,
-                     style: Path | None = None, expression_strength: float = 1.0, pose_strength: float = 1.0,
-                     transcript: str | None = None, device: str = "auto") -> GenerateRequest:
+def generate_request(
+    scene,
+    mesh,
+    strip,
+    audio: Path,
+    out: Path,
+    *,
+    checkpoint: str | None = None,
+    style: Path | None = None,
+    expression_strength: float = 1.0,
+    pose_strength: float = 1.0,
+    transcript: str | None = None,
+    device: str = "auto",
+) -> GenerateRequest:
     """The request that animates `mesh` from `audio`, the file `strip` plays, at the scene's frame rate
     (fps / fps_base), so that clip rows land on scene frames."""
     return GenerateRequest(
         audio=str(audio),
         out=str(out),
         fps=strip_timing(scene, strip).frame_rate,
-        rig_channels=describe_rig(mesh).shape_keys,
+        rig_channels=rig_channels(describe_rig(mesh)),
         checkpoint=checkpoint,
         style=str(style) if style is not None else None,
         expression_strength=expression_strength,
@@ -36,8 +47,9 @@ def generate_request(scene, mesh, strip, audio: Path, out: Path, *, checkpoint: 
     )
 
 
-def bake_generated_clip(scene, mesh_name: str, strip_name: str, clip_path: str, custom: CustomMapping | None,
-                        label: str | None = None) -> BakeReport:
+def bake_generated_clip(
+    scene, mesh_name: str, strip_name: str, clip_path: str, custom: CustomMapping | None, label: str | None = None
+) -> BakeReport:
     """Key the worker's clip onto the mesh, aligned to where the strip plays its sound, into new Actions named
     after `label` (default: the strip's name). Nothing is assigned unless every key was written.
 

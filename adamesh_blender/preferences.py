@@ -10,6 +10,7 @@ from .client.installer import BackendInstall, venv_python
 from .client.worker_client import HANG_TIMEOUT, START_TIMEOUT
 
 INSTALL_LABEL = "Installing backend"
+INSTALL_TRACKER_LABEL = "Installing video tracker"
 ADDON_ID = __package__  # "bl_ext.<repository>.adamesh" once installed as an extension
 DEVICES = (
     ("AUTO", "Automatic", "CUDA when present, then Apple's MPS, else the CPU"),
@@ -74,6 +75,7 @@ class AdaMeshPreferences(bpy.types.AddonPreferences):
             row.operator("adamesh.cancel_job", text="", icon="CANCEL")
         else:
             row.operator("adamesh.install_backend", icon="IMPORT")
+            row.operator("adamesh.install_tracker", icon="FILE_MOVIE")
         row = box.row(align=True)
         row.operator("adamesh.check_backend", icon="CHECKMARK")
         row.operator("adamesh.stop_backend", icon="X")

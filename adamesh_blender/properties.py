@@ -32,13 +32,21 @@ class AdaMeshStyle(bpy.types.PropertyGroup):
     """A style file of the library; `name` is the file's name without .safetensors."""
 
     expression_strength: FloatProperty(
-        name="Expression", description="0 gives the base model, 1 the style, above 1 exaggerates it",
-        default=1.0, min=0.0, soft_max=1.5, max=3.0,
-    )  # fmt: skip
+        name="Expression",
+        description="0 gives the base model, 1 the style, above 1 exaggerates it",
+        default=1.0,
+        min=0.0,
+        soft_max=1.5,
+        max=3.0,
+    )
     pose_strength: FloatProperty(
-        name="Head Pose", description="0 gives the base model's head motion, 1 the style's, above 1 exaggerates",
-        default=1.0, min=0.0, soft_max=1.5, max=3.0,
-    )  # fmt: skip
+        name="Head Pose",
+        description="0 gives the base model's head motion, 1 the style's, above 1 exaggerates",
+        default=1.0,
+        min=0.0,
+        soft_max=1.5,
+        max=3.0,
+    )
 
 
 class AdaMeshSettings(bpy.types.PropertyGroup):
@@ -58,8 +66,14 @@ class AdaMeshSettings(bpy.types.PropertyGroup):
         items=(
             ("RIG", "Rig Animation", "The selected rig's current animation over a frame range, with the sound strip"),
             ("FILES", "Files", "A tracker's output or motion clip, with its audio or video file"),
+            (
+                "VIDEO",
+                "Video File",
+                "A video of the person talking: the backend tracks the face (offline) and "
+                "learns from it and the video's sound",
+            ),
         ),
-    )  # fmt: skip
+    )
     reference_frame_start: IntProperty(name="Start", default=1, min=0, description="First frame of the reference")
     reference_frame_end: IntProperty(name="End", default=250, min=0, description="Last frame of the reference")
     reference_motion: StringProperty(name="Motion", subtype="FILE_PATH", description="The reference's face motion")
@@ -69,6 +83,11 @@ class AdaMeshSettings(bpy.types.PropertyGroup):
     )
     reference_audio: StringProperty(
         name="Audio", subtype="FILE_PATH", description="The reference's sound: an audio file or the tracked video"
+    )
+    reference_video: StringProperty(
+        name="Video",
+        subtype="FILE_PATH",
+        description="A video with sound of one person talking, facing the camera (about 10 s is best)",
     )
     style_name: StringProperty(name="Style Name", default="my style", description="File name of the new style")
 
@@ -81,21 +100,6 @@ class AdaMeshSettings(bpy.types.PropertyGroup):
         name="Transcript", description="Optional: the words spoken, which make lip sync on real speech more exact"
     )
 
-    def custom_mapping(self) -> CustomMapping | None:
-        if not self.use_custom_mapping:
-            return None
-        return CustomMapping(
-            channels={pair.channel: pair.shape_key for pair in self.channel_map if pair.channel and pair.shape_key},
-            head_bone=self.head_bone or None,
-            jaw_bone=self.jaw_bone or None,
-            jaw_open_key=self.jaw_open_key or None,
-        )
-
-    def active_style(self) -> AdaMeshStyle | None:
-        if self.use_style and 0 <= self.style_index < len(self.styles):
-            return self.styles[self.style_index]
-        return None
-
 
 class AdaMeshJobStatus(bpy.types.PropertyGroup):
     """window_manager.adamesh_job: how the UI draws the running job (session.active_job() says if one runs)."""
@@ -106,6 +110,27 @@ class AdaMeshJobStatus(bpy.types.PropertyGroup):
 
 
 CLASSES = (AdaMeshChannelPair, AdaMeshStyle, AdaMeshSettings, AdaMeshJobStatus)
+
+
+# Helpers over the settings are functions, not methods: on Blender 4.2 a registered PropertyGroup subclass with a
+# Python method (or property) crashes the process at exit (status 139, a segmentation fault after Python has
+# finalised, even when it was unregistered cleanly; measured with bpy 4.2.23: the same class without the method
+# exits 0, and 4.5/5.0 do not crash either way). So no PropertyGroup of the add-on defines one.
+def custom_mapping(settings: AdaMeshSettings) -> CustomMapping | None:
+    if not settings.use_custom_mapping:
+        return None
+    return CustomMapping(
+        channels={pair.channel: pair.shape_key for pair in settings.channel_map if pair.channel and pair.shape_key},
+        head_bone=settings.head_bone or None,
+        jaw_bone=settings.jaw_bone or None,
+        jaw_open_key=settings.jaw_open_key or None,
+    )
+
+
+def active_style(settings: AdaMeshSettings) -> AdaMeshStyle | None:
+    if settings.use_style and 0 <= settings.style_index < len(settings.styles):
+        return settings.styles[settings.style_index]
+    return None
 
 
 def attach() -> None:

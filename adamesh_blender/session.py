@@ -34,9 +34,11 @@ def worker(context) -> WorkerClient:
         _worker = None
     prefs = preferences.addon_preferences(context)
     client = WorkerClient(
-        preferences.backend_python(context), bundle.backend_root(),
-        start_timeout=float(prefs.backend_start_timeout), hang_timeout=float(prefs.backend_timeout),
-    )  # fmt: skip
+        preferences.backend_python(context),
+        bundle.backend_root(),
+        start_timeout=float(prefs.backend_start_timeout),
+        hang_timeout=float(prefs.backend_timeout),
+    )
     client.start()
     _worker = client
     return client

@@ -11,6 +11,7 @@ from . import preferences
 from .errors import AddonError
 
 STYLE_SUFFIX = ".safetensors"
+TRACKED_SUFFIX = ".tracked.npz"  # beside a style learnt from a video: the motion tracked from it, for inspection
 _FORBIDDEN = set('/\\:*?"<>|')
 MAX_NAME_LENGTH = 64
 
@@ -30,6 +31,10 @@ def check_style_name(name: str) -> str:
 
 def style_path(context, name: str) -> Path:
     return preferences.style_library_folder(context) / f"{name}{STYLE_SUFFIX}"
+
+
+def tracked_reference_path(context, name: str) -> Path:
+    return preferences.style_library_folder(context) / f"{name}{TRACKED_SUFFIX}"
 
 
 def refresh_styles(context) -> None:
@@ -60,6 +65,9 @@ def rename_style(context, old: str, new: str) -> None:
     if target.exists():
         raise AddonError(f"a style named '{new}' exists already; choose another name")
     source.rename(target)
+    tracked = tracked_reference_path(context, old)
+    if tracked.is_file():
+        tracked.rename(tracked_reference_path(context, new))
     settings = context.scene.adamesh
     for item in settings.styles:
         if item.name == old:
@@ -69,4 +77,5 @@ def rename_style(context, old: str, new: str) -> None:
 
 def delete_style(context, name: str) -> None:
     style_path(context, name).unlink(missing_ok=True)
+    tracked_reference_path(context, name).unlink(missing_ok=True)
     refresh_styles(context)

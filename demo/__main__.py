@@ -1,7 +1,7 @@
 """`python -m demo scene ...` and `python -m demo render ...`: the demo's Blender steps, each in its own process.
 
-    scene   --head head.blend --audio speech.flac --clip LABEL=clip.npz [--clip ...] --out demo.blend
-    render  --blend demo.blend --phones speech.phones.json [--sheet sheet.png] [--video preview.mp4]
+scene   --head head.blend --audio speech.flac --clip LABEL=clip.npz [--clip ...] --out demo.blend
+render  --blend demo.blend --phones speech.phones.json [--sheet sheet.png] [--video preview.mp4]
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def run_render(args: argparse.Namespace) -> None:
         captions = [head.name for head in heads]
         render.contact_sheet(current, shots, captions, args.sheet)
         seconds = time.monotonic() - started
-        print(f"demo: contact sheet {args.sheet}: {len(shots)} frames of {render.TILE_SIZE[0]}x{render.TILE_SIZE[1]} "
-              f"in {seconds:.1f} s ({seconds / len(shots):.2f} s a frame, Workbench)")
+        print(
+            f"demo: contact sheet {args.sheet}: {len(shots)} frames of {render.TILE_SIZE[0]}x{render.TILE_SIZE[1]} "
+            f"in {seconds:.1f} s ({seconds / len(shots):.2f} s a frame, Workbench)"
+        )
         for shot in shots:
             print(f"demo:   {shot.label()}")
     if args.video:
@@ -53,8 +55,10 @@ def run_render(args: argparse.Namespace) -> None:
         render.render_video(current, args.video)
         frames = current.frame_end - current.frame_start + 1
         seconds = time.monotonic() - started
-        print(f"demo: video {args.video}: {frames} frames of {render.VIDEO_SIZE[0]}x{render.VIDEO_SIZE[1]} at "
-              f"{scene.FPS} fps with the speech in {seconds:.1f} s ({seconds / frames:.2f} s a frame, Workbench)")
+        print(
+            f"demo: video {args.video}: {frames} frames of {render.VIDEO_SIZE[0]}x{render.VIDEO_SIZE[1]} at "
+            f"{scene.FPS} fps with the speech in {seconds:.1f} s ({seconds / frames:.2f} s a frame, Workbench)"
+        )
 
 
 def main(argv: list[str]) -> int:

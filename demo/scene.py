@@ -1,8 +1,10 @@
 """The demo scene: the demo head once per generated clip, side by side, keyed by the add-on's own bake code.
 
-The first head is the one `python build.py demo-head` saved; each further one is a copy of it (mesh, shape keys and
-armature), as an artist would duplicate a rig. One sound strip plays the speech; every head's Actions are aligned
-to it by `generation.bake_generated_clip`, the code Generate Animation and the batch bake use.
+The demo head is the ICT head (rig_builders/ict_head.py: a scanned human face, an ARKit rig); the egg-shaped test
+head (`build.py demo-head --egg`) works too. The first head is the one `python build.py demo-head` saved; each
+further one is a copy of it (mesh, shape keys and armature), as an artist would duplicate a rig. One sound strip
+plays the speech; every head's Actions are aligned to it by `generation.bake_generated_clip`, the code Generate
+Animation and the batch bake use.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from mathutils import Vector
 
 from adamesh_blender.anim import compat
 from adamesh_blender.anim.keyframes import BakeReport
-from adamesh_blender.anim.rigs import DEMO_HEAD_MARKER, RIG_MARKER_PROPERTY, find_armature
+from adamesh_blender.anim.lip_retarget import INNER_LIPS_PROPERTY
+from adamesh_blender.anim.rigs import DEMO_HEAD_MARKER, ICT_FACE_MARKER, RIG_MARKER_PROPERTY, find_armature
 from adamesh_blender.errors import AddonError
 from adamesh_blender.generation import bake_generated_clip
 from adamesh_blender.rig_builders.head_mesh import LIP_GROUPS
@@ -25,21 +28,21 @@ from . import render
 
 FPS = 25  # the models' own rate: every generated row is a scene frame
 FRAME_START = 1
-HEAD_SPACING_M = 0.19  # centre to centre; the head is 150 mm wide
+HEAD_MARKERS = (ICT_FACE_MARKER, DEMO_HEAD_MARKER)  # the heads the demo shows
+HEAD_SPACING_M = 0.24  # centre to centre; the ICT head is ~160 mm wide at the cheeks, 200 mm at the ears
 LIP_BAND_M = 0.011  # width of the lip colour's fall-off around the mouth line
-LIP_COLOUR_ATTRIBUTE = "Demo skin and lips"
 SKIN_RGBA = (0.80, 0.72, 0.66, 1.0)
 LIP_RGBA = (0.62, 0.22, 0.24, 1.0)
-CAMERA_LENS_MM = 95.0
+CAMERA_LENS_MM = 80.0
 CAMERA_FROM_TARGET = Vector((0.16, -0.95, 0.10))  # a little right of and above the faces: a gentle 3/4 view
-LOOK_ABOVE_LIPS_M = 0.03  # aim between the lips and the nose: mouth, nose and chin fill the picture
+LOOK_ABOVE_LIPS_M = 0.035  # aim between the lips and the eyes: the face from brows to chin fills the picture
 
 
 def assemble(head_blend: Path, audio: Path, clips: list[tuple[str, Path]], out: Path) -> dict[str, BakeReport]:
     """Open the saved demo head, key the clips (key_heads), add camera and lights, and save to `out`."""
     bpy.ops.wm.open_mainfile(filepath=str(head_blend))
     scene = bpy.context.scene
-    heads, reports = key_heads(scene, demo_head(scene), audio, clips)
+    heads, reports = key_heads(scene, demo_head(scene), add_speech(scene, audio), clips)
     add_camera_and_lights(scene, heads)
     render.use_preview_settings(scene, render.VIDEO_SIZE)  # F12 in the saved file renders what the demo shows
     if bpy.ops.wm.save_as_mainfile(filepath=str(out.resolve())) != {"FINISHED"}:
@@ -47,12 +50,16 @@ def assemble(head_blend: Path, audio: Path, clips: list[tuple[str, Path]], out: 
     return reports
 
 
-def key_heads(scene, first, audio: Path, clips: list[tuple[str, Path]]) -> tuple[list, dict[str, BakeReport]]:
-    """Give each (label, clip) its own copy of the head `first`, named after the label and keyed from the clip
-    where one sound strip plays `audio` from FRAME_START. Heads stand left to right in the order given; returns
-    them and each label's bake report."""
+def add_speech(scene, audio: Path):
+    """The scene at the demo's frame rate, with `audio` as a sound strip from FRAME_START."""
     scene.render.fps, scene.render.fps_base = FPS, 1.0
-    strip = compat.new_sound_strip(scene, audio.stem, str(audio), channel=1, frame_start=FRAME_START)
+    return compat.new_sound_strip(scene, audio.stem, str(audio), channel=1, frame_start=FRAME_START)
+
+
+def key_heads(scene, first, strip, clips: list[tuple[str, Path]]) -> tuple[list, dict[str, BakeReport]]:
+    """Give each (label, clip) its own copy of the head `first`, named after the label and keyed from the clip
+    where the sound `strip` plays (add_speech). Heads stand left to right in the order given; returns them and
+    each label's bake report."""
     heads = [first] + [duplicate_head(first) for _ in clips[1:]]
     stem = first.name
     reports = {}
@@ -61,25 +68,28 @@ def key_heads(scene, first, audio: Path, clips: list[tuple[str, Path]]) -> tuple
         rig = find_armature(head)
         rig.name = f"{head.name} rig"
         rig.location.x = (number - (len(heads) - 1) / 2) * HEAD_SPACING_M
-        reports[label] = bake_generated_clip(scene, head.name, strip.name, str(clip), custom=None,
-                                             label=f"{strip.name} [{label}]")
-        paint_lips(head)
+        reports[label] = bake_generated_clip(
+            scene, head.name, strip.name, str(clip), custom=None, label=f"{strip.name} [{label}]"
+        )
+        if head.get(RIG_MARKER_PROPERTY) == DEMO_HEAD_MARKER:  # the ICT head has its own materials
+            paint_lips(head)
     scene.frame_start, scene.frame_end = strip.frame_final_start, strip.frame_final_end - 1
     scene.frame_set(scene.frame_start)
     return heads, reports
 
 
 def demo_head(scene):
-    heads = [obj for obj in scene.objects if obj.get(RIG_MARKER_PROPERTY) == DEMO_HEAD_MARKER]
+    heads = [obj for obj in scene.objects if obj.get(RIG_MARKER_PROPERTY) in HEAD_MARKERS]
     if len(heads) != 1:
-        raise AddonError(f"{bpy.data.filepath} should hold one demo head (python build.py demo-head), found "
-                         f"{len(heads)}")
+        raise AddonError(
+            f"{bpy.data.filepath} should hold one demo head (python build.py demo-head), found {len(heads)}"
+        )
     return heads[0]
 
 
 def demo_heads(scene) -> list:
     """The scene's demo heads, left to right."""
-    heads = [obj for obj in scene.objects if obj.get(RIG_MARKER_PROPERTY) == DEMO_HEAD_MARKER]
+    heads = [obj for obj in scene.objects if obj.get(RIG_MARKER_PROPERTY) in HEAD_MARKERS]
     return sorted(heads, key=lambda head: head.matrix_world.translation.x)
 
 
@@ -112,7 +122,7 @@ def paint_lips(mesh_obj) -> None:
     distance = np.min(np.linalg.norm(rest[:, None, :] - contour[None, :, :], axis=2), axis=1)
     lip = np.exp(-((distance / LIP_BAND_M) ** 2))[:, None]
     colours = (1.0 - lip) * np.array(SKIN_RGBA) + lip * np.array(LIP_RGBA)
-    attribute = mesh.color_attributes.new(LIP_COLOUR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
+    attribute = mesh.color_attributes.new(render.LIP_COLOUR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
     attribute.data.foreach_set("color", colours.astype(np.float32).ravel())
     mesh.color_attributes.active_color = attribute
 
@@ -138,6 +148,10 @@ def add_camera_and_lights(scene, heads) -> None:
 
 
 def _lip_centre(mesh_obj) -> Vector:
+    inner_lips = mesh_obj.get(INNER_LIPS_PROPERTY)
+    if inner_lips is not None:  # the ICT head: the midline pair
+        vertices = mesh_obj.data.vertices
+        return mesh_obj.matrix_world @ ((vertices[int(inner_lips[0])].co + vertices[int(inner_lips[1])].co) / 2)
     group = mesh_obj.vertex_groups[LIP_GROUPS[0]].index
     points = [mesh_obj.matrix_world @ v.co for v in mesh_obj.data.vertices if any(g.group == group for g in v.groups)]
     return sum(points, Vector()) / len(points)

@@ -1,10 +1,11 @@
 """`python build.py demo`: the whole product on bundled synthetic speech, step by step, each step a command you can
 run yourself, with where each result lands and how long it took.
 
-1. build the demo head (a mesh with 37 shape keys and a FLAME-named armature)
+1. build the demo head: the ICT head (a scanned human face with the 53 ARKit-style shape keys of the ICT-FaceKit,
+   teeth, tongue, eyes and an armature)
 2. adapt a style from the bundled 10 s reference (assets/demo/: a crooked smile and a nodding head)
 3. generate animation for another bundled sentence, without and with that style
-4. key both onto two demo heads side by side, with the speech as a sound strip: out/demo/demo.blend
+4. key both onto two ICT heads side by side, with the speech as a sound strip: out/demo/demo.blend
 5. render a preview headless: a contact sheet of lips-closed and mouth-open moments, and a video with sound
 6. plot the generated curves
 """
@@ -39,8 +40,10 @@ ENV = {"OMP_NUM_THREADS": str(torch_threads()), **os.environ}
 def step(title: str, command: list[str], quiet: bool = False) -> float:
     """Run one step, showing its command; `quiet` shows only its "demo:" lines (Blender logs every frame it
     renders), or everything if it fails."""
-    shown = [str(Path(part).relative_to(ROOT)) if Path(part).is_absolute() and Path(part).is_relative_to(ROOT)
-             else part for part in command]
+    shown = [
+        str(Path(part).relative_to(ROOT)) if Path(part).is_absolute() and Path(part).is_relative_to(ROOT) else part
+        for part in command
+    ]
     print(f"\n== {title}\n   $ {shlex.join(shown)}", flush=True)
     started = time.monotonic()
     if not quiet:
@@ -65,35 +68,95 @@ def main() -> int:
     speech, phones = ASSETS / "speech.flac", ASSETS / "speech.phones.json"
     timings = {}
     timings["1 build the demo head"] = step(
-        "Build the demo head", [python, "build.py", "demo-head", "--out", str(head)])
+        "Build the demo head: the ICT head (assets/ict-face/, MIT licence)",
+        [python, "build.py", "demo-head", "--out", str(head)],
+    )
     timings["2 adapt a style (10 s reference)"] = step(
         "Adapt a style from the bundled reference: 10.7 s of synthetic speech and its motion (crooked smile, nods)",
-        [python, "-m", "backend", "adapt", "--audio", str(ASSETS / "reference.flac"), "--motion",
-         str(ASSETS / "reference.npz"), "--transcript", (ASSETS / "reference.txt").read_text().strip(),
-         "--out", str(style)])
+        [
+            python,
+            "-m",
+            "backend",
+            "adapt",
+            "--audio",
+            str(ASSETS / "reference.flac"),
+            "--motion",
+            str(ASSETS / "reference.npz"),
+            "--transcript",
+            (ASSETS / "reference.txt").read_text().strip(),
+            "--out",
+            str(style),
+        ],
+    )
     for label, extra in ((BASE, []), (STYLED, ["--style", str(style)])):
         timings[f"3 generate, {label}"] = step(
             f"Generate animation for another sentence ({label})",
-            [python, "-m", "backend", "generate", "--audio", str(speech), "--transcript", str(ASSETS / "speech.txt"),
-             *extra, "--out", str(clips[label])])
+            [
+                python,
+                "-m",
+                "backend",
+                "generate",
+                "--audio",
+                str(speech),
+                "--transcript",
+                str(ASSETS / "speech.txt"),
+                *extra,
+                "--out",
+                str(clips[label]),
+            ],
+        )
     timings["4 bake both onto two heads"] = step(
-        "Key both clips onto two demo heads side by side (the add-on's bake), speech in the sequencer",
-        [python, "-m", "demo", "scene", "--head", str(head), "--audio", str(speech),
-         *(arg for label, clip in clips.items() for arg in ("--clip", f"{label}={clip}")), "--out", str(blend)],
-        quiet=True)
+        "Key both clips onto two ICT heads side by side (the add-on's bake), speech in the sequencer",
+        [
+            python,
+            "-m",
+            "demo",
+            "scene",
+            "--head",
+            str(head),
+            "--audio",
+            str(speech),
+            *(arg for label, clip in clips.items() for arg in ("--clip", f"{label}={clip}")),
+            "--out",
+            str(blend),
+        ],
+        quiet=True,
+    )
     timings["5 render the contact sheet"] = step(
         "Render the lips-closed and mouth-open moments of the sentence (Workbench, headless)",
         [python, "-m", "demo", "render", "--blend", str(blend), "--phones", str(phones), "--sheet", str(sheet)],
-        quiet=True)
+        quiet=True,
+    )
     timings["5 render the video"] = step(
         "Render the preview video with the speech",
-        [python, "-m", "demo", "render", "--blend", str(blend), "--video", str(video)], quiet=True)
+        [python, "-m", "demo", "render", "--blend", str(blend), "--video", str(video)],
+        quiet=True,
+    )
     plot = OUT / "curves.png"
     timings["6 plot the curves"] = step(
         "Plot both clips over the speech and its phones (solid: styled, dashed: base model)",
-        [python, "-m", "backend", "plot", str(clips[STYLED]), "--label", STYLED, "--compare", str(clips[BASE]),
-         "--compare-label", BASE, "--audio", str(speech), "--phones", str(phones), "--title",
-         f"\"{(ASSETS / 'speech.txt').read_text().strip()}\"", "--out", str(plot)])
+        [
+            python,
+            "-m",
+            "backend",
+            "plot",
+            str(clips[STYLED]),
+            "--label",
+            STYLED,
+            "--compare",
+            str(clips[BASE]),
+            "--compare-label",
+            BASE,
+            "--audio",
+            str(speech),
+            "--phones",
+            str(phones),
+            "--title",
+            f'"{(ASSETS / "speech.txt").read_text().strip()}"',
+            "--out",
+            str(plot),
+        ],
+    )
 
     print("\n== Results")
     print(f"   style:          {style.relative_to(ROOT)}")

@@ -39,9 +39,8 @@ VOICE = VoiceSpec("espeak", "en-us", "m3", rate=0.85)
 # Written for the mouth: many p, b, m (lips must close) and open vowels (the jaw must open).
 TEXTS = {
     "reference": "My brother Bob painted a purple map of the park, and Pam bought a big basket of mangoes "
-                 "for the picnic by the palm trees. Mom played a happy march on the old piano.",
-    "speech": "Maybe Mabel can bring back a bottle of apple juice from the farm, but Paul wants a cup of "
-              "hot coffee.",
+    "for the picnic by the palm trees. Mom played a happy march on the old piano.",
+    "speech": "Maybe Mabel can bring back a bottle of apple juice from the farm, but Paul wants a cup of hot coffee.",
 }
 
 

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.files import write_atomically  # noqa: E402
+from backend.core.files import write_atomically  # noqa: E402
 
 FORMAT = "adamesh-ict-face/1"
 IDENTITY_COUNT = 10
@@ -116,7 +116,7 @@ def sparse_deltas(shapes: list[np.ndarray], neutral: np.ndarray, threshold: floa
 
 def dense(offsets: np.ndarray, vertices: np.ndarray, deltas: np.ndarray, k: int, count: int) -> np.ndarray:
     out = np.zeros((count, 3), dtype=np.float64)
-    out[vertices[offsets[k]:offsets[k + 1]]] = deltas[offsets[k]:offsets[k + 1]].astype(np.float64)
+    out[vertices[offsets[k] : offsets[k + 1]]] = deltas[offsets[k] : offsets[k + 1]].astype(np.float64)
     return out
 
 
@@ -185,8 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="folder with ICT-FaceKit's FaceXModel files (.obj.gz)")
     parser.add_argument("--out", type=Path, default=ROOT / "assets" / "ict-face" / "ict_face.npz")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                        help="smallest per-vertex delta kept, cm (default %(default)s)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help="smallest per-vertex delta kept, cm (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     try:
         figures = convert(args.source, args.out, args.threshold)

@@ -45,7 +45,8 @@ FACE_VERTICES = 9409  # the `face` part of the ICT mesh: skin from the forehead 
 def view_matrix(pitch_deg: float, yaw_deg: float) -> np.ndarray:
     """Yaw about +Y after pitch about +X (FaceModel.template_at reads a pose back in these two angles)."""
     return axis_angle_to_matrix(np.array([0.0, np.radians(yaw_deg), 0.0])) @ axis_angle_to_matrix(
-        np.array([np.radians(pitch_deg), 0.0, 0.0]))
+        np.array([np.radians(pitch_deg), 0.0, 0.0])
+    )
 
 
 def render_and_track(weights: np.ndarray, matrices: np.ndarray, folder: Path) -> list[np.ndarray]:
@@ -53,8 +54,11 @@ def render_and_track(weights: np.ndarray, matrices: np.ndarray, folder: Path) ->
     spec = folder / "spec.npz"
     rotations = np.array([matrix_to_axis_angle(m) for m in matrices], np.float32)
     np.savez(spec, weights=weights.astype(np.float32), head=rotations, size=np.array([640, 480]))
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "render_ict_face.py"), str(spec), str(folder)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "render_ict_face.py"), str(spec), str(folder)],
+        check=True,
+        capture_output=True,
+    )
     pictures = [np.array(Image.open(folder / f"{i:05d}.png").convert("RGB")) for i in range(len(weights))]
     found = []
     for index, face in enumerate(track_faces(pictures, still=True)):
@@ -72,7 +76,7 @@ def triangulate(images: list[np.ndarray], matrices: np.ndarray, anchor: np.ndarr
         turned = (anchor[list(RIGID_POINTS)] @ matrix.T)[:, :2]
         seen = image[list(RIGID_POINTS)]
         centred = turned - turned.mean(0)
-        scale = float(((seen - seen.mean(0)) * centred).sum() / (centred ** 2).sum())
+        scale = float(((seen - seen.mean(0)) * centred).sum() / (centred**2).sum())
         cameras.append((matrix, scale, seen.mean(0) - scale * turned.mean(0)))
     system = np.concatenate([scale * matrix[:2] for matrix, scale, _ in cameras])
     stacked = np.concatenate([(image - shift).T for image, (_, _, shift) in zip(images, cameras)])
@@ -99,14 +103,20 @@ def main() -> None:
         errors.append(np.linalg.norm(residual, axis=1))
     skin = face.neutral[:FACE_VERTICES]
     nearest = np.argmin(((template[:, None, :] - skin[None]) ** 2).sum(axis=2), axis=1).astype(np.int32)
-    arrays = {"format": np.array("adamesh-ict-mediapipe/1"), "template": template.astype(np.float32),
-              "nearest_vertex": nearest,
-              "view_pitch_deg": np.array(PITCHES_DEG, np.float32), "view_yaw_deg": np.array(YAWS_DEG, np.float32),
-              "view_templates": np.stack(per_view).reshape(len(YAWS_DEG), len(PITCHES_DEG), 478, 3).astype(np.float32)}
+    arrays = {
+        "format": np.array("adamesh-ict-mediapipe/1"),
+        "template": template.astype(np.float32),
+        "nearest_vertex": nearest,
+        "view_pitch_deg": np.array(PITCHES_DEG, np.float32),
+        "view_yaw_deg": np.array(YAWS_DEG, np.float32),
+        "view_templates": np.stack(per_view).reshape(len(YAWS_DEG), len(PITCHES_DEG), 478, 3).astype(np.float32),
+    }
     write_atomically(Path(args.out), lambda f: np.savez_compressed(f, **arrays))
     errors = np.concatenate(errors)
-    print(f"wrote {args.out}: neutral from {len(grid)} views (reprojection error median {np.median(errors):.3f} cm, "
-          f"95th percentile {np.percentile(errors, 95):.3f} cm)")
+    print(
+        f"wrote {args.out}: neutral from {len(grid)} views (reprojection error median {np.median(errors):.3f} cm, "
+        f"95th percentile {np.percentile(errors, 95):.3f} cm)"
+    )
 
 
 def _rigid_anchor(face, images: list[np.ndarray], grid: np.ndarray) -> np.ndarray:

@@ -20,8 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.tracking.ict_face import ASSET, load_ict_face  # noqa: E402
 
-SKIN, LIP, DARK, WHITE, IRIS, GUM = ((0.80, 0.60, 0.50), (0.62, 0.30, 0.30), (0.08, 0.05, 0.05), (0.92, 0.92, 0.9),
-                                     (0.20, 0.12, 0.08), (0.55, 0.25, 0.25))
+SKIN, LIP, DARK, WHITE, IRIS, GUM = (
+    (0.80, 0.60, 0.50),
+    (0.62, 0.30, 0.30),
+    (0.08, 0.05, 0.05),
+    (0.92, 0.92, 0.9),
+    (0.20, 0.12, 0.08),
+    (0.55, 0.25, 0.25),
+)
 PART_COLOURS = {"mouth_socket": DARK, "gums_tongue": GUM, "teeth_upper": WHITE, "teeth_lower": WHITE, "lashes": DARK}
 MATERIAL_COLOURS = {"M_ScleraLeft": WHITE, "M_ScleraRight": WHITE, "M_IrisLeft": IRIS, "M_IrisRight": IRIS}
 HIDDEN_MATERIALS = ("M_LacrimalFluid", "M_EyeBlend", "M_EyeOcclusion")  # transparent overlays in the source
@@ -38,7 +44,7 @@ def build_head(name: str):
         parts = dict(zip([str(n) for n in arrays["part_names"]], arrays["part_ranges"].tolist()))
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     hidden = np.isin(material, [material_names.index(n) for n in HIDDEN_MATERIALS])
-    polygons = [corners[s:s + n].tolist() for s, n, h in zip(starts, sizes, hidden) if not h]
+    polygons = [corners[s : s + n].tolist() for s, n, h in zip(starts, sizes, hidden) if not h]
     blender = to_blender(face.neutral)
     mesh = bpy.data.meshes.new(name)
     mesh.from_pydata(blender.tolist(), [], polygons)
@@ -46,7 +52,7 @@ def build_head(name: str):
     colours = np.tile(np.array(SKIN), (len(blender), 1))
     lips = face.neutral[face.landmarks68[48:60]]
     distance = np.min(np.linalg.norm(face.neutral[:, None] - lips[None], axis=2), axis=1)
-    band = np.exp(-(distance / LIP_BAND_CM) ** 2)[:, None]
+    band = np.exp(-((distance / LIP_BAND_CM) ** 2))[:, None]
     colours = (1 - band) * colours + band * np.array(LIP)
     for part, colour in PART_COLOURS.items():
         start, stop = parts[part]
@@ -54,10 +60,10 @@ def build_head(name: str):
     for material_name, colour in MATERIAL_COLOURS.items():
         chosen = material == material_names.index(material_name)
         for s, n in zip(starts[chosen], sizes[chosen]):
-            colours[corners[s:s + n]] = colour
+            colours[corners[s : s + n]] = colour
     for side in ("Left", "Right"):  # the iris sits behind the sclera's clear cornea: paint the cornea instead
         chosen = material == material_names.index(f"M_Iris{side}")
-        iris = np.unique(np.concatenate([corners[s:s + n] for s, n in zip(starts[chosen], sizes[chosen])]))
+        iris = np.unique(np.concatenate([corners[s : s + n] for s, n in zip(starts[chosen], sizes[chosen])]))
         centre, radius = face.neutral[iris].mean(axis=0), np.ptp(face.neutral[iris][:, 0]) / 2
         start, stop = parts[f"eyeball_{side.lower()}"]
         near = np.linalg.norm(face.neutral[start:stop, :2] - centre[:2], axis=1)

@@ -45,7 +45,9 @@ def _corpus(folder: Path, split: str, seed: int, speakers: int) -> Path:
     from backend.synth.corpus import CorpusSpec, build_corpus
 
     _require_espeak()
-    build_corpus(folder, CorpusSpec(minutes=0.3, seed=seed, speakers=speakers, split=split), workers=2)
+    # in this process: the corpus is the same whatever the workers, and a spawned process cannot start once the
+    # bpy module is imported (its interpreter is not a plain Python: on bpy 4.5 the pool's workers never start)
+    build_corpus(folder, CorpusSpec(minutes=0.3, seed=seed, speakers=speakers, split=split), workers=1)
     return folder
 
 

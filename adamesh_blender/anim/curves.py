@@ -7,11 +7,12 @@ rotation mode, so an artist's Euler or axis-angle bone keeps working as before.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..clip_reader import MotionClip
+from .lip_retarget import LIP_GAP_MM, contract_separation, retarget_lips
 from .rigs import JAW_OPEN_FULL_ANGLE, RigMapping
 from .rotations import (
     EULER_ORDERS,
@@ -50,8 +51,19 @@ def bone_path(bone: str, prop: str) -> str:
 
 
 # What bpy.utils.escape_identifier (Blender's BLI_str_escape) escapes inside a data path's double quotes
-_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-                          "\r": "\\r", "\t": "\\t", "\v": "\\v"})  # fmt: skip
+_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        '"': '\\"',
+        "\a": "\\a",
+        "\b": "\\b",
+        "\f": "\\f",
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+        "\v": "\\v",
+    }
+)
 
 
 def _escaped(name: str) -> str:
@@ -72,9 +84,9 @@ def plan_curves(
 ) -> ClipCurves:
     """All curves for `clip` on the rig; `rotation_modes` gives each mapped bone's current rotation mode."""
     channel_index = {name: i for i, name in enumerate(clip.expression_names)}
-    columns = [channel_index[channel] for channel in mapping.shape_keys]
+    columns = [channel_index[channel] for channel in mapping.shape_keys.values()]
     expression = sample_linear(clip.expression[:, columns], sampling)
-    shape_keys = [shape_key_curve(key, expression[:, i]) for i, key in enumerate(mapping.shape_keys.values())]
+    shape_keys = [shape_key_curve(key, expression[:, i]) for i, key in enumerate(mapping.shape_keys)]
     rotations = {}  # source -> [N, 4] quaternions, sampled once however many uses
 
     def rotation(source: str) -> np.ndarray:
@@ -82,8 +94,11 @@ def plan_curves(
             rotations[source] = sample_rotations(clip_rotation(clip, source), sampling)
         return rotations[source]
 
-    if mapping.jaw_open_key:
+    if mapping.jaw_open_key and mapping.lip_calibration is not None and mapping.mouth_close_keys:
+        shape_keys = calibrated_lips(clip, mapping, sampling, shape_keys, rotation("jaw"))
+    elif mapping.jaw_open_key:
         shape_keys.append(shape_key_curve(mapping.jaw_open_key, jaw_open_from_rotation(rotation("jaw"))))
+    shape_keys = limit_mouth_close(shape_keys, mapping)
     for corrective in mapping.correctives:
         weights = corrective_weights(rotation(corrective.source))
         shape_keys += [shape_key_curve(key, weights[:, i]) for i, key in enumerate(corrective.keys)]
@@ -97,6 +112,39 @@ def jaw_open_from_rotation(jaw_quaternions: np.ndarray) -> np.ndarray:
     """[N, 4] jaw rotations -> [N] jawOpen in [0, 1]: the opening about +X over JAW_OPEN_FULL_ANGLE."""
     opening = quaternion_to_rotation_vector(jaw_quaternions)[:, 0]
     return np.clip(opening / JAW_OPEN_FULL_ANGLE, 0.0, 1.0)
+
+
+def calibrated_lips(
+    clip: MotionClip, mapping: RigMapping, sampling: FrameSampling, curves: list[CurvePlan], jaw_quaternions: np.ndarray
+) -> list[CurvePlan]:
+    """jawOpen and mouthClose solved for the lip-gap contract on the rig's own lip millimetres (lip_retarget)."""
+    contract = [name for name in LIP_GAP_MM if name in clip.expression_names]
+    columns = [clip.expression_names.index(name) for name in contract]
+    sampled = sample_linear(clip.expression[:, columns], sampling)
+    jaw_x = quaternion_to_rotation_vector(jaw_quaternions)[:, 0]
+    target = contract_separation({name: sampled[:, i] for i, name in enumerate(contract)}, jaw_x)
+    close_key = mapping.mouth_close_keys[0]
+    others = {curve.shape_key: curve.values for curve in curves if curve.shape_key not in mapping.mouth_close_keys}
+    jaw_open, close = retarget_lips(mapping.lip_calibration, jaw_x, target, others, mapping.jaw_open_key, close_key)
+    solved = [
+        replace(curve, values=close) if curve.shape_key in mapping.mouth_close_keys else curve for curve in curves
+    ]
+    return solved + [shape_key_curve(mapping.jaw_open_key, jaw_open)]
+
+
+def limit_mouth_close(curves: list[CurvePlan], mapping: RigMapping) -> list[CurvePlan]:
+    """ARKit's mouthClose closes lips the jaw holds apart: above jawOpen it pushes them through each other, so each
+    mouthClose curve is cut to the jawOpen curve frame by frame."""
+    if not mapping.mouth_close_keys:
+        return curves
+    jaw_key = mapping.jaw_open_key or next(iter(mapping.keys_of("jawOpen")), None)
+    jaw = next((curve.values for curve in curves if curve.shape_key == jaw_key), None)
+    if jaw is None:
+        return curves
+    return [
+        replace(curve, values=np.minimum(curve.values, jaw)) if curve.shape_key in mapping.mouth_close_keys else curve
+        for curve in curves
+    ]
 
 
 def corrective_weights(quaternions: np.ndarray) -> np.ndarray:

@@ -46,7 +46,7 @@ def bake_clip(clip: MotionClip, mesh_obj, mapping: RigMapping, timing: SceneTimi
 
     `mapping` comes from `rigs.map_rig` for this clip's channels; `label` names the new Actions.
     """
-    unknown = [channel for channel in mapping.shape_keys if channel not in clip.expression_names]
+    unknown = sorted({channel for channel in mapping.shape_keys.values() if channel not in clip.expression_names})
     if unknown:
         raise RigError(f"the rig mapping uses channels {', '.join(unknown[:6])} that {clip.path.name} lacks")
     armature = _check_rig_still_fits(mesh_obj, mapping)
@@ -91,7 +91,7 @@ def bake_clip(clip: MotionClip, mesh_obj, mapping: RigMapping, timing: SceneTimi
 def _check_rig_still_fits(mesh_obj, mapping: RigMapping):
     """The rig may have changed since it was mapped: check every key and bone now, before building anything."""
     rig = describe_rig(mesh_obj)
-    wanted_keys = [*mapping.shape_keys.values(), *([mapping.jaw_open_key] if mapping.jaw_open_key else [])]
+    wanted_keys = [*mapping.shape_keys, *([mapping.jaw_open_key] if mapping.jaw_open_key else [])]
     wanted_keys += [key for corrective in mapping.correctives for key in corrective.keys]
     missing = [key for key in wanted_keys if key not in rig.shape_keys]
     if missing:

@@ -11,24 +11,72 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..errors import RigError
+from .lip_retarget import INNER_LIPS_PROPERTY, LipCalibration
 
 FLAME_EXPRESSION_KEYS = tuple(f"Exp{i}" for i in range(1, 101))
 FLAME_BONES = ("root", "neck", "jaw", "left_eye", "right_eye")
 FLAME_MESH_PREFIX = "FLAME-"
 
 ARKIT_52 = (
-    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft",
-    "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
-    "eyeSquintRight", "eyeWideRight", "jawForward", "jawLeft", "jawRight", "jawOpen", "mouthClose",
-    "mouthFunnel", "mouthPucker", "mouthLeft", "mouthRight", "mouthSmileLeft", "mouthSmileRight",
-    "mouthFrownLeft", "mouthFrownRight", "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft",
-    "mouthStretchRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
-    "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
-    "mouthUpperUpRight", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
-    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
-)  # fmt: skip
-# A rig is taken for ARKit when it has jawOpen and at least half of the 52 names; the channel check names the rest.
+    "eyeBlinkLeft",
+    "eyeLookDownLeft",
+    "eyeLookInLeft",
+    "eyeLookOutLeft",
+    "eyeLookUpLeft",
+    "eyeSquintLeft",
+    "eyeWideLeft",
+    "eyeBlinkRight",
+    "eyeLookDownRight",
+    "eyeLookInRight",
+    "eyeLookOutRight",
+    "eyeLookUpRight",
+    "eyeSquintRight",
+    "eyeWideRight",
+    "jawForward",
+    "jawLeft",
+    "jawRight",
+    "jawOpen",
+    "mouthClose",
+    "mouthFunnel",
+    "mouthPucker",
+    "mouthLeft",
+    "mouthRight",
+    "mouthSmileLeft",
+    "mouthSmileRight",
+    "mouthFrownLeft",
+    "mouthFrownRight",
+    "mouthDimpleLeft",
+    "mouthDimpleRight",
+    "mouthStretchLeft",
+    "mouthStretchRight",
+    "mouthRollLower",
+    "mouthRollUpper",
+    "mouthShrugLower",
+    "mouthShrugUpper",
+    "mouthPressLeft",
+    "mouthPressRight",
+    "mouthLowerDownLeft",
+    "mouthLowerDownRight",
+    "mouthUpperUpLeft",
+    "mouthUpperUpRight",
+    "browDownLeft",
+    "browDownRight",
+    "browInnerUp",
+    "browOuterUpLeft",
+    "browOuterUpRight",
+    "cheekPuff",
+    "cheekSquintLeft",
+    "cheekSquintRight",
+    "noseSneerLeft",
+    "noseSneerRight",
+    "tongueOut",
+)
+# A rig is taken for ARKit when it has jawOpen and at least half of the 52 names, in any of the common spellings
+# (arkit_channel_of); the panel names the channels it has no shape key for.
 ARKIT_MIN_NAMES = 26
+# ARKit channels some rigs split into a left and a right key (ICT: browInnerUp_L / _R): both follow the channel.
+ARKIT_SPLIT_CHANNELS = ("browInnerUp", "cheekPuff")
+MOUTH_CLOSE_KEY = "mouthClose"  # ARKit's corrective: lips together while the jaw is open, never above jawOpen
 ARKIT_HEAD_BONES = ("neck", "Neck", "head", "Head")  # tried in this order on an ARKit rig's armature
 
 JAW_OPEN_KEY = "jawOpen"
@@ -38,6 +86,7 @@ JAW_OPEN_FULL_ANGLE = 0.35
 # Custom property on a mesh object that says which AdaMesh rig builder made it
 RIG_MARKER_PROPERTY = "adamesh_rig"
 DEMO_HEAD_MARKER = "demo_head"
+ICT_FACE_MARKER = "ict_face"  # the ICT head (rig_builders/ict_head.py): an ARKit rig, recognised by its names
 
 # The clip's rotations, in FLAME's joint order after the global rotation (neck, jaw, left eye, right eye)
 ROTATION_SOURCES = ("head", "jaw", "left_eye", "right_eye")
@@ -59,6 +108,8 @@ class RigDescription:
     armature_name: str | None = None
     bones: tuple[str, ...] = ()
     marker: str | None = None  # the RIG_MARKER_PROPERTY value, if any
+    # the rig's own lip millimetres per shape key, when it names its inner-lip vertices (lip_retarget)
+    lip_calibration: LipCalibration | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -92,11 +143,19 @@ class RigMapping:
     kind: RigKind
     mesh_name: str
     armature_name: str | None
-    shape_keys: Mapping[str, str]  # clip channel -> shape key
+    shape_keys: Mapping[str, str]  # shape key -> the clip channel that drives it (a channel may drive several keys)
     bones: tuple[BoneTarget, ...] = ()
     jaw_open_key: str | None = None
     correctives: tuple[Corrective, ...] = ()
     notes: tuple[str, ...] = ()  # what is not animated, and why: for the operator's report
+    # ARKit: the shape keys of mouthClose, kept at or below jawOpen on every frame (alone it pushes the lips through
+    # each other); jawOpen is the derived jaw_open_key or the key of a clip channel named jawOpen
+    mouth_close_keys: tuple[str, ...] = ()
+    # ARKit rigs that name their inner lips: jawOpen and mouthClose are solved for the lip-gap contract
+    lip_calibration: LipCalibration | None = field(default=None, compare=False)
+
+    def keys_of(self, channel: str) -> tuple[str, ...]:
+        return tuple(key for key, source in self.shape_keys.items() if source == channel)
 
 
 def describe_rig(mesh_obj) -> RigDescription:
@@ -114,7 +173,29 @@ def describe_rig(mesh_obj) -> RigDescription:
         armature_name=armature.name if armature else None,
         bones=tuple(bone.name for bone in armature.data.bones) if armature else (),
         marker=str(marker) if marker is not None else None,
+        lip_calibration=_lip_calibration(mesh_obj),
     )
+
+
+def _lip_calibration(mesh_obj) -> LipCalibration | None:
+    """The rig's lip millimetres per shape key at the vertices its INNER_LIPS_PROPERTY names (None without)."""
+    key = mesh_obj.data.shape_keys
+    pairs = mesh_obj.get(INNER_LIPS_PROPERTY)
+    if key is None or pairs is None:
+        return None
+    vertices = [int(index) for index in pairs]
+    if len(vertices) < 2 or len(vertices) % 2 or max(vertices) >= len(mesh_obj.data.vertices) or min(vertices) < 0:
+        raise RigError(
+            f"'{mesh_obj.name}': its {INNER_LIPS_PROPERTY} property must list upper, lower vertex pairs "
+            f"of the mesh, got {vertices}"
+        )
+
+    def points(block):
+        return [tuple(block.data[index].co) for index in vertices]
+
+    reference = key.reference_key
+    keyed = {block.name: points(block) for block in key.key_blocks if block.name != reference.name}
+    return LipCalibration.from_points(points(reference), keyed)
 
 
 def find_armature(mesh_obj):
@@ -126,6 +207,63 @@ def find_armature(mesh_obj):
     return parent if parent is not None and parent.type == "ARMATURE" else None
 
 
+_ARKIT_BY_FOLDED = {name.lower(): name for name in ARKIT_52}
+_SIDE_WORDS = {"l": "Left", "r": "Right"}
+_SEPARATORS = str.maketrans("", "", "_.- ")
+
+
+def arkit_channel_of(key: str) -> tuple[str, str | None] | None:
+    """The ARKit channel a shape key name stands for, and the side of a split channel's half; None if it is no
+    ARKit name. Spellings: Apple's (mouthSmileLeft), capitalised as in Live Link Face's CSV columns
+    (MouthSmileLeft), with a side suffix _L, _l, .L, .l, -L or Left (mouthSmile_L), any of these after a namespace
+    ("blendShape1.mouthSmileLeft", as FBX exports name them). A split half (browInnerUp_L, browInnerUpLeft) gives
+    ("browInnerUp", "Left")."""
+    name = key.strip()
+    side = None
+    if len(name) > 2 and name[-2] in "_.- " and name[-1].lower() in _SIDE_WORDS:
+        side, name = _SIDE_WORDS[name[-1].lower()], name[:-2]
+    if "." in name:  # a namespace: "blendShape1.jawOpen"
+        name = name.rsplit(".", 1)[1]
+    folded = name.translate(_SEPARATORS).lower()
+    if side is None:
+        found = _ARKIT_BY_FOLDED.get(folded)
+        if found:
+            return found, None
+        for word in ("Left", "Right"):  # a split half spelt out: browInnerUpLeft
+            whole = _ARKIT_BY_FOLDED.get(folded.removesuffix(word.lower())) if folded.endswith(word.lower()) else None
+            if whole in ARKIT_SPLIT_CHANNELS:
+                return whole, word
+        return None
+    sided = _ARKIT_BY_FOLDED.get(folded + side.lower())
+    if sided:
+        return sided, None
+    whole = _ARKIT_BY_FOLDED.get(folded)
+    return (whole, side) if whole in ARKIT_SPLIT_CHANNELS else None
+
+
+def arkit_keys(rig: RigDescription) -> dict[str, tuple[str, ...]]:
+    """ARKit channel -> the rig's shape keys for it (one, or the two halves of a split channel)."""
+    found: dict[str, list[str]] = {}
+    for key in rig.shape_keys:
+        channel = arkit_channel_of(key)
+        if channel is not None:
+            found.setdefault(channel[0], []).append(key)
+    return {channel: tuple(keys) for channel, keys in found.items()}
+
+
+def arkit_channels_without_keys(rig: RigDescription) -> tuple[str, ...]:
+    """The ARKit-52 channels the rig has no shape key for, in ARKIT_52's order (for the panel)."""
+    found = arkit_keys(rig)
+    return tuple(name for name in ARKIT_52 if name not in found)
+
+
+def rig_channels(rig: RigDescription) -> tuple[str, ...]:
+    """The channel names the rig takes: on an ARKit rig its channels in Apple's spelling, else its shape keys."""
+    if detect_rig_kind(rig) is RigKind.ARKIT:
+        return tuple(arkit_keys(rig))
+    return rig.shape_keys
+
+
 def detect_rig_kind(rig: RigDescription) -> RigKind:
     """FLAME, ARKit-52, the demo head, or CUSTOM when none fits (the artist then maps it by hand)."""
     keys = set(rig.shape_keys)
@@ -133,7 +271,8 @@ def detect_rig_kind(rig: RigDescription) -> RigKind:
         return RigKind.DEMO_HEAD
     if rig.mesh_name.startswith(FLAME_MESH_PREFIX) or "Exp1" in keys:
         return RigKind.FLAME
-    if JAW_OPEN_KEY in keys and len(keys.intersection(ARKIT_52)) >= ARKIT_MIN_NAMES:
+    channels = arkit_keys(rig)
+    if JAW_OPEN_KEY in channels and len(channels) >= ARKIT_MIN_NAMES:
         return RigKind.ARKIT
     return RigKind.CUSTOM
 
@@ -192,11 +331,18 @@ def _map_flame_convention(rig: RigDescription, kind: RigKind, channels: Sequence
 
 
 def _map_arkit(rig: RigDescription, channels: Sequence[str]) -> RigMapping:
-    """ARKit-52: channels by name, jawOpen from the jaw rotation, head on a neck/head bone when there is one."""
-    shape_keys = _channels_by_name(rig, channels)
-    jaw_open_key = None if JAW_OPEN_KEY in shape_keys else JAW_OPEN_KEY
+    """ARKit-52 in any spelling: channels by meaning (a split channel drives both halves), jawOpen from the jaw
+    rotation unless the clip has it, mouthClose under jawOpen, head on a neck/head bone when there is one. Clip
+    channels the rig has no key for are noted, not refused (many ARKit rigs leave some out)."""
+    keys_of = arkit_keys(rig)
+    shape_keys = {key: channel for channel in channels for key in keys_of.get(channel, ())}
+    jaw_keys = keys_of[JAW_OPEN_KEY]
+    jaw_open_key = None if JAW_OPEN_KEY in channels else jaw_keys[0]
     head_bone = next((name for name in ARKIT_HEAD_BONES if name in rig.bones), None)
     notes = []
+    unkeyed = [channel for channel in channels if channel not in keys_of]
+    if unkeyed:
+        notes.append(f"'{rig.mesh_name}' has no shape key for {_listing(unkeyed)}: not animated")
     if head_bone is None:
         notes.append(
             f"head motion is not keyed: '{rig.mesh_name}' has no armature bone named "
@@ -204,7 +350,15 @@ def _map_arkit(rig: RigDescription, channels: Sequence[str]) -> RigMapping:
         )
     bones = (BoneTarget(head_bone, "head"),) if head_bone else ()
     return RigMapping(
-        RigKind.ARKIT, rig.mesh_name, rig.armature_name, shape_keys, bones, jaw_open_key, notes=tuple(notes)
+        RigKind.ARKIT,
+        rig.mesh_name,
+        rig.armature_name,
+        shape_keys,
+        bones,
+        jaw_open_key,
+        notes=tuple(notes),
+        mouth_close_keys=keys_of.get(MOUTH_CLOSE_KEY, ()) if MOUTH_CLOSE_KEY in channels else (),
+        lip_calibration=rig.lip_calibration if jaw_open_key and MOUTH_CLOSE_KEY in keys_of else None,
     )
 
 
@@ -226,9 +380,8 @@ def _map_custom(rig: RigDescription, channels: Sequence[str], custom: CustomMapp
     _require_bones(rig, [target.bone for target in bones], "the custom mapping")
     if not custom.channels and not bones and not custom.jaw_open_key:
         raise RigError("the custom mapping is empty: pick at least one channel, the jaw or the head bone")
-    return RigMapping(
-        RigKind.CUSTOM, rig.mesh_name, rig.armature_name, dict(custom.channels), bones, custom.jaw_open_key
-    )
+    shape_keys = {key: channel for channel, key in custom.channels.items()}
+    return RigMapping(RigKind.CUSTOM, rig.mesh_name, rig.armature_name, shape_keys, bones, custom.jaw_open_key)
 
 
 def _channels_by_name(rig: RigDescription, channels: Sequence[str]) -> dict[str, str]:
@@ -239,7 +392,7 @@ def _channels_by_name(rig: RigDescription, channels: Sequence[str]) -> dict[str,
             f"mesh '{rig.mesh_name}' lacks shape keys for {len(missing)} of the clip's {len(channels)} channels "
             f"({_listing(missing)}); generate the clip for this rig, or choose a custom mapping"
         )
-    return {channel: channel for channel in channels}
+    return {channel: channel for channel in channels}  # shape key -> channel, the same name
 
 
 def _require_bones(rig: RigDescription, bones: Sequence[str], needed_by: str) -> None:

@@ -1,14 +1,19 @@
-"""Install the backend's environment: a virtual environment and its pinned packages, in the background.
+"""Install the backend's environment: a virtual environment and its pinned packages, in the background; or an
+optional extra (the video face tracker) into an environment that exists.
 
-Two steps, each a subprocess whose output a thread reads into a queue: `BASE -m venv DIR`, then
-`DIR/python -m pip install -r requirements`. `poll()` (from a modal timer) or `wait()` (from --background)
-turns the output into a progress fraction and the line pip is on. Cancel ends the running step.
+Each step is a subprocess whose output a thread reads into a queue: `BASE -m venv DIR`, then
+`DIR/python -m pip install -r requirements` (an extra: only `PYTHON -m pip install --no-deps -r extra`, because
+its pins are exactly what it needs at run time and its declared dependencies would pull in far more).
+`poll()` (from a modal timer) or `wait()` (from --background) turns the output into a progress fraction and the
+line pip is on. Cancel ends the running step.
 """
 
 from __future__ import annotations
 
 import collections
+import importlib.metadata
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -30,6 +35,19 @@ def venv_python(venv_dir: Path) -> Path:
     return venv_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
+def has_requirements(requirements: Path) -> bool:
+    """Whether this interpreter has every distribution the requirements file pins (so it can run the backend)."""
+    for line in requirements.read_text().splitlines():
+        name = re.split(r"[=<>!~;\[ @]", line.strip(), maxsplit=1)[0]
+        if not name or name.startswith(("#", "-")):
+            continue
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            return False
+    return True
+
+
 def pinned_requirements(requirements: Path) -> int:
     lines = requirements.read_text().splitlines()
     return sum(1 for line in lines if line.strip() and not line.lstrip().startswith(("#", "-")))
@@ -47,6 +65,22 @@ class BackendInstall:
             ("Creating the environment", [base_python, "-m", "venv", str(self.venv_dir)]),
             ("Installing packages", [str(self.python), "-m", "pip", "install", *pip_options, "-r", str(requirements)]),
         ]
+        self._start_state(requirements, "Install Backend")
+
+    @classmethod
+    def extra(cls, python: str, requirements: Path, pip_options: Sequence[str] = PIP_OPTIONS) -> BackendInstall:
+        """Install an optional extra's pinned `requirements` (without their declared dependencies) into the
+        environment whose interpreter is `python`."""
+        install = cls.__new__(cls)
+        install.python = Path(python)
+        install.venv_dir = install.python.parent.parent
+        command = [python, "-m", "pip", "install", *pip_options, "--no-deps", "-r", str(requirements)]
+        install._steps = [("Installing packages", command)]
+        install._start_state(requirements, "Install Video Tracker")
+        return install
+
+    def _start_state(self, requirements: Path, button: str) -> None:
+        self._button = button  # what the artist presses to try again
         self._expected = max(pinned_requirements(requirements) * DEPENDENCIES_PER_PIN, 1)
         self._collected = 0
         self._output: queue.Queue[tuple[str, object]] = queue.Queue()
@@ -104,7 +138,7 @@ class BackendInstall:
             raise self.error
 
     def _run_steps(self) -> None:
-        for index, (title, command) in enumerate(self._steps):
+        for title, command in self._steps:
             self._output.put(("step", title))
             try:
                 with self._process_lock:
@@ -124,7 +158,7 @@ class BackendInstall:
             if returncode != 0:
                 self._output.put(("end", returncode))
                 return
-            if index == 0:
+            if command[1:3] == ["-m", "venv"]:
                 self._output.put(("line", f"created {self.venv_dir}"))
         self._output.put(("end", None))
 
@@ -155,5 +189,5 @@ class BackendInstall:
             self.state = JobState.FAILED
             self.error = InstallError(
                 f"{self._step} failed (exit code {outcome}). Check the network and the disk "
-                f"space, then press Install backend again. The output ends with:\n{output}"
+                f"space, then press {self._button} again. The output ends with:\n{output}"
             )

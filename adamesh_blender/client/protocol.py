@@ -14,6 +14,7 @@ from typing import Any
 PROTOCOL_VERSION = 1
 CANCELLED = "cancelled"  # the error code of a job that ended because it was cancelled
 HANDLER_UNAVAILABLE = "handler_unavailable"  # the error code of a request whose packages the backend lacks
+TRACKER_MISSING = "tracker_missing"  # a video reference, but the backend lacks the optional face tracker
 
 
 @dataclass(frozen=True)

@@ -57,16 +57,21 @@ class GenerateRequest:
 
 @dataclass(frozen=True)
 class AdaptRequest:
-    """Learn a style from a reference; result {"style": path of the style file written to `out`, "summary"}.
+    """Learn a style from a reference; result {"style": path of the style file written to `out`, "summary", "notes",
+    "tracked"}.
 
-    The reference is `audio` (from `audio_start` to `audio_end` s; None: to its end) and the matching facial
-    motion `motion`: an AdaMesh motion clip, or a tracker's file (`tracker` vhap / deca / smirk at `motion_fps`).
+    The reference is either `audio` (from `audio_start` to `audio_end` s; None: to its end) and the matching facial
+    motion `motion`: an AdaMesh motion clip, or a tracker's file (`tracker` vhap / deca / smirk at `motion_fps`);
+    or a `video` of the person talking, whose face the worker tracks (its sound is the speech), keeping the
+    tracked motion clip at `tracked` when given.
     """
 
-    audio: str
-    motion: str
     out: str
     name: str
+    audio: str | None = None
+    motion: str | None = None
+    video: str | None = None
+    tracked: str | None = None
     tracker: str | None = None
     motion_fps: float | None = None
     audio_start: float = 0.0

@@ -24,7 +24,7 @@ from typing import Any
 from .errors import BackendError, JobCancelled, WorkerDied, WorkerStartError, WorkerTimeout
 from .jobs import Job, JobState
 from .process import ProcessEnded, WorkerProcess, describe_exit
-from .protocol import CANCELLED, HANDLER_UNAVAILABLE, PROTOCOL_VERSION, Event, encode_request
+from .protocol import CANCELLED, HANDLER_UNAVAILABLE, PROTOCOL_VERSION, TRACKER_MISSING, Event, encode_request
 
 START_TIMEOUT = 60.0  # s until the hello; the first start after installing compiles bytecode for a while
 HANG_TIMEOUT = 30.0  # s of silence, with jobs waiting and a ping unanswered, before the worker counts as hung
@@ -98,9 +98,12 @@ class WorkerClient:
             )
         fields = first.fields
         self.info = WorkerInfo(
-            protocol, str(fields.get("backend_version")), str(fields.get("python")), int(fields.get("pid", 0)),
+            protocol,
+            str(fields.get("backend_version")),
+            str(fields.get("python")),
+            int(fields.get("pid", 0)),
             tuple(fields.get("requests", ())),
-        )  # fmt: skip
+        )
         self._last_heard = time.monotonic()
         return self.info
 
@@ -190,6 +193,12 @@ class WorkerClient:
                     message += (
                         ". The backend's Python lacks packages this needs: press Install Backend in Preferences > "
                         "Add-ons > AdaMesh (or set Backend Python to an environment that has them)"
+                    )
+                elif code == TRACKER_MISSING:  # the backend's own advice names pip: the artist has a button
+                    message = (
+                        "Adapt Style from a video needs the video face tracker, an optional part of the backend "
+                        "(about 90 MB): press Install Video Tracker in Preferences > Add-ons > AdaMesh, then Adapt "
+                        f"Style again. (The backend said: {message})"
                     )
                 job.state, job.error = JobState.FAILED, BackendError(code, message, fields.get("traceback"))
             del self._jobs[job.id]

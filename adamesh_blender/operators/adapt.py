@@ -7,13 +7,13 @@ from pathlib import Path
 
 import bpy
 
-from .. import preferences, session
+from .. import preferences, properties, session
 from ..anim.rigs import describe_rig, find_armature, map_rig
 from ..client import AdaptRequest, Job
 from ..errors import AddonError
 from ..reference import reference_channels, sample_rig_animation, write_clip
 from ..sound_timing import file_seconds_at
-from ..styles import check_style_name, refresh_styles, select_style, style_path
+from ..styles import check_style_name, refresh_styles, select_style, style_path, tracked_reference_path
 from . import checks
 from .job_operator import JobOperator
 
@@ -29,6 +29,8 @@ def disabled_reason(context) -> str | None:
         if not settings.reference_motion or not settings.reference_audio:
             return "Choose the reference's motion file and its audio (or video) file"
         return None
+    if settings.reference_source == "VIDEO":
+        return None if settings.reference_video else "Choose the reference video (one person talking, with sound)"
     if settings.reference_frame_end <= settings.reference_frame_start:
         return "The reference frame range is empty: its end must come after its start"
     return checks.mesh_problem(context.active_object) or checks.sound_strip_problem(context.scene)
@@ -63,6 +65,11 @@ class ADAMESH_OT_adapt(JobOperator, bpy.types.Operator):
                 tracker=tracker,
                 motion_fps=settings.reference_fps if tracker else None,
             )
+        elif settings.reference_source == "VIDEO":
+            reference = dict(
+                video=str(checks.existing_file(settings.reference_video, "reference video")),
+                tracked=str(tracked_reference_path(context, name)),  # kept for Key Tracked Reference
+            )
         else:
             reference = self._rig_reference(context)
         request = AdaptRequest(
@@ -85,7 +92,7 @@ class ADAMESH_OT_adapt(JobOperator, bpy.types.Operator):
         mesh = checks.target_mesh(context)
         strip = checks.sound_strip(scene)
         rig = describe_rig(mesh)
-        custom = settings.custom_mapping()
+        custom = properties.custom_mapping(settings)
         channels = tuple(custom.channels) if custom else reference_channels(rig)
         mapping = map_rig(rig, channels, custom=custom)
         frames = range(settings.reference_frame_start, settings.reference_frame_end + 1)
@@ -110,5 +117,6 @@ class ADAMESH_OT_adapt(JobOperator, bpy.types.Operator):
         refresh_styles(context)
         select_style(context, self._style_name)
         summary = job.result.get("summary") or f"saved as {job.result.get('style')}"
-        self.report({"INFO"}, f"Style '{self._style_name}': {summary}")
+        notes = "".join(f"; note: {note}" for note in job.result.get("notes") or ())
+        self.report({"INFO"}, f"Style '{self._style_name}': {summary}{notes}")
         return {"FINISHED"}

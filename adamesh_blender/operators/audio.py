@@ -19,6 +19,13 @@ class ADAMESH_OT_import_audio(bpy.types.Operator):
     filepath: StringProperty(subtype="FILE_PATH")
     filter_glob: StringProperty(default=SOUND_FILES, options={"HIDDEN"})
 
+    @classmethod
+    def poll(cls, context) -> bool:
+        if not compat.can_add_sound_strips():
+            cls.poll_message_set(compat.NO_AUDIO_SUPPORT)
+            return False
+        return True
+
     def invoke(self, context, event) -> set[str]:
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}

@@ -46,6 +46,40 @@ class ADAMESH_OT_install_backend(JobOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
+def install_tracker_disabled_reason(context) -> str | None:
+    if not preferences.backend_python(context):
+        return "Install the backend first (Install Backend), then the video tracker into it"
+    return install_disabled_reason(context)
+
+
+class ADAMESH_OT_install_tracker(JobOperator, bpy.types.Operator):
+    bl_idname = "adamesh.install_tracker"
+    bl_label = "Install Video Tracker"
+    bl_description = (
+        "Download the video face tracker (MediaPipe, about 90 MB) into the backend's environment: "
+        "Adapt Style from a video file needs it"
+    )
+    job_label = preferences.INSTALL_TRACKER_LABEL
+    writes_into_file = False
+
+    @classmethod
+    def poll(cls, context) -> bool:
+        reason = install_tracker_disabled_reason(context)
+        if reason:
+            cls.poll_message_set(reason)
+        return reason is None
+
+    def start_job(self, context) -> BackendInstall:
+        install = BackendInstall.extra(preferences.backend_python(context), bundle.tracker_requirements())
+        install.start()
+        return install
+
+    def job_succeeded(self, context, job: BackendInstall) -> set[str]:
+        session.stop_worker()  # a running worker may have looked for the tracker already
+        self.report({"INFO"}, f"Video tracker installed for {job.python}")
+        return {"FINISHED"}
+
+
 class ADAMESH_OT_check_backend(bpy.types.Operator):
     bl_idname = "adamesh.check_backend"
     bl_label = "Check Backend"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import bpy
 
-from .. import preferences, session
+from .. import preferences, properties, session
 from ..client import Job
 from ..errors import AddonError
 from ..generation import bake_generated_clip, generate_request
@@ -27,7 +27,7 @@ def disabled_reason(context) -> str | None:
         session.busy_reason(context)
         or checks.mesh_problem(obj)
         or checks.editable_problem(obj)
-        or checks.rig_problem(obj, context.scene.adamesh.custom_mapping())
+        or checks.rig_problem(obj, properties.custom_mapping(context.scene.adamesh))
         or checks.sound_strip_problem(context.scene)
         or checks.backend_problem(context)
     )
@@ -54,16 +54,20 @@ class ADAMESH_OT_generate(JobOperator, bpy.types.Operator):
         strip = checks.sound_strip(scene)
         settings = scene.adamesh
         prefs = preferences.addon_preferences(context)
-        style = settings.active_style()
+        style = properties.active_style(settings)
         request = generate_request(
-            scene, mesh, strip, checks.sound_file(strip), Path(bpy.app.tempdir) / f"adamesh-{uuid.uuid4().hex}.npz",
+            scene,
+            mesh,
+            strip,
+            checks.sound_file(strip),
+            Path(bpy.app.tempdir) / f"adamesh-{uuid.uuid4().hex}.npz",
             checkpoint=bpy.path.abspath(prefs.default_checkpoint) if prefs.default_checkpoint else None,
             style=style_path(context, style.name) if style else None,
             expression_strength=style.expression_strength if style else 1.0,
             pose_strength=style.pose_strength if style else 1.0,
             transcript=settings.transcript.strip() or None,
             device=prefs.device.lower(),
-        )  # fmt: skip
+        )
         self._scene_name, self._mesh_name, self._strip_name = scene.name, mesh.name, strip.name
         self._clip = Path(request.out)
         muted = checks.muted_strip_note(strip)
@@ -79,7 +83,7 @@ class ADAMESH_OT_generate(JobOperator, bpy.types.Operator):
         scene = bpy.data.scenes.get(self._scene_name)  # the artist may have switched scenes while the job ran
         if scene is None:
             raise AddonError(f"scene '{self._scene_name}' was deleted or renamed while the animation was generated")
-        custom = scene.adamesh.custom_mapping()
+        custom = properties.custom_mapping(scene.adamesh)
         report = bake_generated_clip(scene, self._mesh_name, self._strip_name, job.result.get("clip", ""), custom)
         self._clip_keyed = True
         self.report({"INFO"}, report.summary())

@@ -18,6 +18,8 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from ..anim.lip_retarget import INNER_LIPS_PROPERTY
+
 JAW_LEVER = 0.080  # m from the jaw hinge to the lower lip's midline
 BONE_LENGTH = 0.02
 LIP_GROUPS = ("lip_upper", "lip_lower")
@@ -86,8 +88,12 @@ def head_geometry(shape: HeadShape = HeadShape()) -> HeadGeometry:
     points = np.stack([rx * np.cos(lat) * np.sin(lon), -ry * np.cos(lat) * np.cos(lon), rz * np.sin(lat)], axis=1)
     forward = np.array([0.0, -1.0, 0.0])
     # features that make it read as a face: (x, z above the mouth, radius, push forward), all in metres
-    features = [(0.0, 0.0, 0.022, shape.lip_protrusion), (0.0, 0.04, 0.012, 0.02), (0.0, 0.075, 0.01, 0.008),
-                (0.0, -0.035, 0.015, 0.006)]  # lips, nose tip, nose bridge, chin
+    features = [
+        (0.0, 0.0, 0.022, shape.lip_protrusion),
+        (0.0, 0.04, 0.012, 0.02),
+        (0.0, 0.075, 0.01, 0.008),
+        (0.0, -0.035, 0.015, 0.006),
+    ]  # lips, nose tip, nose bridge, chin
     for x in (-0.032, 0.032):
         features += [(x, 0.06, 0.014, -0.01), (x, 0.083, 0.018, 0.006)]  # eye socket, brow ridge
     centres = [front_surface_point(points, x, mouth_z + z) for x, z, _, _ in features]
@@ -149,7 +155,7 @@ def build_head(mesh_name: str, armature_name: str, geometry: HeadGeometry):
     collection = bpy.context.scene.collection
     collection.objects.link(armature_obj)
     collection.objects.link(mesh_obj)
-    _add_flame_bones(armature_obj, geometry.joints)
+    add_bones(armature_obj, geometry.joints, FLAME_PARENTS)
 
     jaw = jaw_weights(geometry)
     for bone, weights in (("jaw", jaw), ("neck", 1.0 - jaw)):
@@ -163,18 +169,22 @@ def build_head(mesh_name: str, armature_name: str, geometry: HeadGeometry):
     return mesh_obj, armature_obj
 
 
-def _add_flame_bones(armature_obj, joints: dict[str, Vector]) -> None:
-    """root -> neck -> jaw, left_eye, right_eye; each bone points up with roll 0."""
+FLAME_PARENTS = {"neck": "root", "jaw": "neck", "left_eye": "neck", "right_eye": "neck"}
+
+
+def add_bones(armature_obj, joints: dict, parents: dict[str, str | None]) -> None:
+    """A bone at each joint (name -> head position), parented as `parents` says; each bone points up with roll 0,
+    so bone-local axes equal the head's (FLAME's convention: a jaw opens by +X)."""
     view_layer = bpy.context.view_layer
     previous_active = view_layer.objects.active
     view_layer.objects.active = armature_obj
     bpy.ops.object.mode_set(mode="EDIT")
     bones = armature_obj.data.edit_bones
-    parents = {"neck": "root", "jaw": "neck", "left_eye": "neck", "right_eye": "neck"}
     for name, head in joints.items():
         bone = bones.new(name)
+        head = Vector(tuple(head))
         bone.head, bone.tail, bone.roll = head, head + Vector((0.0, 0.0, BONE_LENGTH)), 0.0
-        if name in parents:
+        if parents.get(name):
             bone.parent = bones[parents[name]]
     bpy.ops.object.mode_set(mode="OBJECT")
     view_layer.objects.active = previous_active
@@ -197,9 +207,14 @@ def lip_separation_mm(mesh_obj, depsgraph) -> float:
     """Signed inner-lip opening at the midline of the evaluated mesh, in mm along the head's up axis.
 
     Positive: the lips are apart by that much; negative: pressed past contact (the backend's lip-gap contract
-    before max(0, .)). Uses the `lip_upper` / `lip_lower` groups and the `neck` bone for "up".
+    before max(0, .)). Uses the midline pair of the mesh's inner-lip property (lip_retarget.INNER_LIPS_PROPERTY,
+    the ICT head's) or else the `lip_upper` / `lip_lower` groups, and the `neck` bone for "up".
     """
-    upper, lower = (_midline_vertex(mesh_obj, name) for name in LIP_GROUPS)
+    pairs = mesh_obj.get(INNER_LIPS_PROPERTY)
+    if pairs is not None:
+        upper, lower = int(pairs[0]), int(pairs[1])
+    else:
+        upper, lower = (_midline_vertex(mesh_obj, name) for name in LIP_GROUPS)
     evaluated = mesh_obj.evaluated_get(depsgraph)
     mesh = evaluated.to_mesh()
     try:
@@ -220,4 +235,3 @@ def _midline_vertex(mesh_obj, group_name: str) -> int:
     group = mesh_obj.vertex_groups[group_name].index
     members = [v for v in mesh_obj.data.vertices if any(g.group == group for g in v.groups)]
     return min(members, key=lambda v: abs(v.co.x)).index
-

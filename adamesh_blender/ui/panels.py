@@ -2,10 +2,11 @@
 
 import bpy
 
-from .. import session
-from ..anim.rigs import RigKind, describe_rig, detect_rig_kind, find_armature
+from .. import properties, session
+from ..anim.rigs import RigKind, arkit_channels_without_keys, describe_rig, detect_rig_kind, find_armature
 from ..generation import out_of_sync_reason
 from ..operators import adapt, checks, generate
+from ..styles import tracked_reference_path
 
 RIG_KIND_LABELS = {
     RigKind.FLAME: "FLAME",
@@ -54,7 +55,12 @@ class VIEW3D_PT_adamesh_rig(_AdaMeshPanel, bpy.types.Panel):
             return
         settings = context.scene.adamesh
         rig = describe_rig(obj)
-        layout.label(text=f"{obj.name}: {RIG_KIND_LABELS[detect_rig_kind(rig)]}", icon="OUTLINER_OB_ARMATURE")
+        kind = detect_rig_kind(rig)
+        layout.label(text=f"{obj.name}: {RIG_KIND_LABELS[kind]}", icon="OUTLINER_OB_ARMATURE")
+        if kind is RigKind.ARKIT:
+            unkeyed = arkit_channels_without_keys(rig)
+            text = f"No shape key for: {', '.join(unkeyed)}" if unkeyed else "A shape key for each of the 52 channels"
+            layout.label(text=text, icon="INFO" if unkeyed else "CHECKMARK")
         if rig.armature_name:
             layout.label(text=f"Armature: {rig.armature_name}", icon="BONE_DATA")
         layout.prop(settings, "use_custom_mapping")
@@ -90,6 +96,9 @@ class VIEW3D_PT_adamesh_style(_AdaMeshPanel, bpy.types.Panel):
             row.prop(settings, "reference_frame_start")
             row.prop(settings, "reference_frame_end")
             box.label(text="The selected rig's animation, with the sound strip under it")
+        elif settings.reference_source == "VIDEO":
+            box.prop(settings, "reference_video")
+            box.label(text="First time: Install Video Tracker in the preferences", icon="INFO")
         else:
             box.prop(settings, "reference_motion")
             box.prop(settings, "reference_tracker")
@@ -108,11 +117,13 @@ class VIEW3D_PT_adamesh_style(_AdaMeshPanel, bpy.types.Panel):
         buttons.operator("adamesh.rename_style", text="", icon="GREASEPENCIL")
         buttons.operator("adamesh.delete_style", text="", icon="TRASH")
         layout.prop(settings, "use_style")
-        style = settings.active_style()
+        style = properties.active_style(settings)
         if style is not None:
             column = layout.column(align=True)
             column.prop(style, "expression_strength", slider=True)
             column.prop(style, "pose_strength", slider=True)
+            if tracked_reference_path(context, style.name).is_file():
+                layout.operator("adamesh.key_tracked_reference", icon="KEYINGSET")
 
 
 class VIEW3D_PT_adamesh_generate(_AdaMeshPanel, bpy.types.Panel):

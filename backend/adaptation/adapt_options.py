@@ -14,8 +14,9 @@ from backend.models.devices import DEVICES
 @dataclass(frozen=True)
 class AdaptOptions:
     name: str = option("", "the style's name (default: the style file's)")
-    tracker: str | None = option(None, "the motion is this tracker's output (default: an AdaMesh motion clip)",
-                                 choices=TRACKERS)
+    tracker: str | None = option(
+        None, "the motion is this tracker's output (default: an AdaMesh motion clip)", choices=TRACKERS
+    )
     motion_fps: float | None = option(None, "frame rate of the tracked video (trackers store none)")
     audio_start: float = option(0.0, "where the reference starts in the audio (s)")
     audio_end: float | None = option(None, "where it ends (s); default: the end of the file")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from backend.adaptation.adapt_options import AdaptOptions
@@ -40,9 +40,15 @@ class AdaptationCancelled(AdaMeshError):
     code = "cancelled"
 
 
-def adapt_style(audio: str | Path, motion: str | Path, out: str | Path | None = None,
-                options: AdaptOptions = AdaptOptions(), checkpoint: Checkpoint | None = None,
-                progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> Style:
+def adapt_style(
+    audio: str | Path,
+    motion: str | Path,
+    out: str | Path | None = None,
+    options: AdaptOptions = AdaptOptions(),
+    checkpoint: Checkpoint | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Style:
     """Learn a style from a reference and write it to `out` (when given); returns the style.
 
     audio: speech (any format FFmpeg reads), from `options.audio_start` to `options.audio_end` s; motion: an AdaMesh
@@ -54,18 +60,31 @@ def adapt_style(audio: str | Path, motion: str | Path, out: str | Path | None = 
     report = ProgressReporter(progress, cancel, AdaptationCancelled, "Adapt Style")
     if options.phonetic not in PHONETIC_MODES:
         raise AdaMeshError(f"unknown phonetic mode {options.phonetic!r}; use one of {', '.join(PHONETIC_MODES)}")
-    settings = (AdaptationSettings(seed=options.seed) if options.steps is None
-                else AdaptationSettings(max_steps=options.steps, seed=options.seed))
+    settings = (
+        AdaptationSettings(seed=options.seed)
+        if options.steps is None
+        else AdaptationSettings(max_steps=options.steps, seed=options.seed)
+    )
     if out is not None and not Path(out).parent.is_dir():
         raise AdaMeshError(f"cannot write {out}: folder {Path(out).parent} does not exist")
     if checkpoint is None:
         report(0.0, "loading the model")
         checkpoint = load_checkpoint(options.checkpoint, select_device(options.device))
-    report(0.02, "reading the reference" if options.phonetic == "none"
-           else "reading the reference and recognising its phones")
-    reference = load_reference(audio, motion, options.tracker, options.motion_fps, options.audio_start,
-                               options.audio_end, options.phonetic, options.transcript,
-                               checkpoint.config.expression.use_phonetic)
+    report(
+        0.02,
+        "reading the reference" if options.phonetic == "none" else "reading the reference and recognising its phones",
+    )
+    reference = load_reference(
+        audio,
+        motion,
+        options.tracker,
+        options.motion_fps,
+        options.audio_start,
+        options.audio_end,
+        options.phonetic,
+        options.transcript,
+        checkpoint.config.expression.use_phonetic,
+    )
     style = adapt_reference(checkpoint, reference, settings, report, options.name or (Path(out).stem if out else ""))
     if out is not None:
         report(0.99, "writing the style")
@@ -74,26 +93,44 @@ def adapt_style(audio: str | Path, motion: str | Path, out: str | Path | None = 
     return style
 
 
-def adapt_reference(checkpoint: Checkpoint, reference: Reference, settings: AdaptationSettings = AdaptationSettings(),
-                    progress: Progress | None = None, name: str = "") -> Style:
+def adapt_reference(
+    checkpoint: Checkpoint,
+    reference: Reference,
+    settings: AdaptationSettings = AdaptationSettings(),
+    progress: Progress | None = None,
+    name: str = "",
+) -> Style:
     """The style of a loaded reference (the core of adapt_style, also used by the benchmark and tests)."""
     started = time.monotonic()
     low, high = _EXPRESSION_SHARE
-    expression = adapt_expression(checkpoint, reference, settings,
-                                  None if progress is None else lambda f, m: progress(low + (high - low) * f, m))
+    expression = adapt_expression(
+        checkpoint, reference, settings, None if progress is None else lambda f, m: progress(low + (high - low) * f, m)
+    )
     if progress is not None:
         progress(high, "matching the head-motion style")
     pose = adapt_pose(checkpoint, reference)
-    head = {} if expression.head_rank is None else {k: v.detach().cpu() for k, v in
-                                                    expression.model.expression_head.state_dict().items()}
+    head = (
+        {}
+        if expression.head_rank is None
+        else {k: v.detach().cpu() for k, v in expression.model.expression_head.state_dict().items()}
+    )
     return Style(
         adapter={k: v.cpu() for k, v in molora_state_dict(expression.model).items()},
-        expression_style=expression.style.cpu(), pose_style=pose.vector.cpu(),
-        channel_names=expression.channel_names, checkpoint_hash=checkpoint_hash(checkpoint),
-        checkpoint_name=checkpoint.name, head=head,
-        head_rank=expression.head_rank, eyes=eye_style_from_clip(reference.clip), name=name,
-        reference_seconds=reference.seconds, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        retrieval=pose.report, pose_calibration=pose.calibration, adaptation=expression.summary | {"total_seconds": time.monotonic() - started})
+        expression_style=expression.style.cpu(),
+        pose_style=pose.vector.cpu(),
+        channel_names=expression.channel_names,
+        checkpoint_hash=checkpoint_hash(checkpoint),
+        checkpoint_name=checkpoint.name,
+        head=head,
+        head_rank=expression.head_rank,
+        eyes=eye_style_from_clip(reference.clip),
+        name=name,
+        reference_seconds=reference.seconds,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        retrieval=pose.report,
+        pose_calibration=pose.calibration,
+        adaptation=expression.summary | {"total_seconds": time.monotonic() - started},
+    )
 
 
 def describe(style: Style) -> str:
@@ -102,19 +139,28 @@ def describe(style: Style) -> str:
     stop = "early stop" if a.get("stopped_early") else "step limit"
     matches = ", ".join(f"{m['kind']} {m['weight']:.0%}" for m in r.get("matches", []))
     stages = r.get("method", "blend").split("+")
-    pose = (f"pose: unlike every training style ({r.get('distance_ratio', 0.0):.1f}x their spacing), blend of "
-            f"{matches} refined on the reference" if "refine" in stages
-            else f"pose: blend of {matches} ({r.get('distance_ratio', 0.0):.1f}x the training styles' spacing)")
+    pose = (
+        f"pose: unlike every training style ({r.get('distance_ratio', 0.0):.1f}x their spacing), blend of "
+        f"{matches} refined on the reference"
+        if "refine" in stages
+        else f"pose: blend of {matches} ({r.get('distance_ratio', 0.0):.1f}x the training styles' spacing)"
+    )
     if "fit" in stages:
         fit = r["fit"]
-        pose += f", fitted to its pose codes (held-out loss {fit['code_loss_start']:.2f} -> {fit['code_loss_best']:.2f})"
+        pose += (
+            f", fitted to its pose codes (held-out loss {fit['code_loss_start']:.2f} -> {fit['code_loss_best']:.2f})"
+        )
     if "calibration" in stages:
         gain = " / ".join(f"{g:.2f}" for g in r["calibration"]["gain"])
         pose += f", calibrated (amplitude x {gain} nod / turn / tilt)"
     head = f", output head for {len(style.channel_names)} channels" if style.head_rank is not None else ""
-    blinks = (f"blinks {style.eyes.blink_rate:.0f}/min from the reference" if style.eyes.source == "reference"
-              else "default blinks")
-    return (f"{style.reference_seconds:.1f} s reference; expression: {a.get('steps')} steps ({stop}), held-out loss "
-            f"{a.get('holdout_loss_start', 0.0):.3f} -> {a.get('holdout_loss_best', 0.0):.3f}{head}; {pose}; {blinks}; "
-            f"{a.get('total_seconds', 0.0):.0f} s on {a.get('device')}")
-
+    blinks = (
+        f"blinks {style.eyes.blink_rate:.0f}/min from the reference"
+        if style.eyes.source == "reference"
+        else "default blinks"
+    )
+    return (
+        f"{style.reference_seconds:.1f} s reference; expression: {a.get('steps')} steps ({stop}), held-out loss "
+        f"{a.get('holdout_loss_start', 0.0):.3f} -> {a.get('holdout_loss_best', 0.0):.3f}{head}; {pose}; {blinks}; "
+        f"{a.get('total_seconds', 0.0):.0f} s on {a.get('device')}"
+    )

@@ -71,8 +71,9 @@ def rhythm_response(generated: list[np.ndarray], reference: np.ndarray, fps: flo
     return response
 
 
-def measure_calibration(generated: list[np.ndarray], reference: np.ndarray, fps: float,
-                        rhythm: bool = True) -> PoseCalibration:
+def measure_calibration(
+    generated: list[np.ndarray], reference: np.ndarray, fps: float, rhythm: bool = True
+) -> PoseCalibration:
     """The calibration from generations [T, 3] on the reference's speech and the reference's head [T, 3]."""
     generated = [np.asarray(g, np.float64) for g in generated]
     reference = np.asarray(reference, np.float64)
@@ -81,5 +82,8 @@ def measure_calibration(generated: list[np.ndarray], reference: np.ndarray, fps:
     generated_std = np.mean([f.std(axis=0) for f in filtered], axis=0)
     gain = np.clip(reference.std(axis=0) / np.maximum(generated_std, 1e-6), *GAIN_RANGE)
     offset = reference.mean(axis=0) - gain * np.mean([g.mean(axis=0) for g in generated], axis=0)
-    return PoseCalibration(torch.tensor(gain, dtype=torch.float32), torch.tensor(offset, dtype=torch.float32),
-                           torch.tensor(response, dtype=torch.float32))
+    return PoseCalibration(
+        torch.tensor(gain, dtype=torch.float32),
+        torch.tensor(offset, dtype=torch.float32),
+        torch.tensor(response, dtype=torch.float32),
+    )

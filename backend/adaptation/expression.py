@@ -83,8 +83,9 @@ class ExpressionAdaptation:
     summary: dict = field(default_factory=dict)  # steps, losses, time, parameters (JSON values)
 
 
-def adapt_expression(checkpoint: Checkpoint, reference: Reference, settings: AdaptationSettings,
-                     progress: Progress | None = None) -> ExpressionAdaptation:
+def adapt_expression(
+    checkpoint: Checkpoint, reference: Reference, settings: AdaptationSettings, progress: Progress | None = None
+) -> ExpressionAdaptation:
     """Fit the expression model to `reference` (see the module docstring); progress(fraction, message) per step."""
     started = time.monotonic()
     device = next(checkpoint.models.parameters()).device
@@ -93,19 +94,24 @@ def adapt_expression(checkpoint: Checkpoint, reference: Reference, settings: Ada
     model = _model_to_adapt(checkpoint, settings).to(device).eval()
     expression, jaw, _ = (t.to(device) for t in reference.tensors())
     mel = reference.mel.to(device)
-    phonetic = (reference.phonetic if reference.phonetic is not None
-                else torch.zeros(len(mel), model.config.n_phones)).to(device)  # zeros = no phones
+    phonetic = (
+        reference.phonetic if reference.phonetic is not None else torch.zeros(len(mel), model.config.n_phones)
+    ).to(device)  # zeros = no phones
     use_phonetic = model.config.use_phonetic
     n_holdout = holdout_frames(reference.n_frames, settings)
     n_train = reference.n_frames - n_holdout
     same_channels = reference.channel_names == checkpoint.channel_names
     with torch.no_grad():
-        initial_style = (model.encode_style(torch.cat((expression, jaw), dim=1)[:n_train][None])[0] if same_channels
-                         else mel.new_zeros(model.config.style_dim))
+        initial_style = (
+            model.encode_style(torch.cat((expression, jaw), dim=1)[:n_train][None])[0]
+            if same_channels
+            else mel.new_zeros(model.config.style_dim)
+        )
     head_rank = None
     if not same_channels:
-        head_rank = fit_channel_head(model, mel[:n_train], phonetic[:n_train] if use_phonetic else None,
-                                     initial_style, expression[:n_train])
+        head_rank = fit_channel_head(
+            model, mel[:n_train], phonetic[:n_train] if use_phonetic else None, initial_style, expression[:n_train]
+        )
     style = nn.Parameter(initial_style.clone())
     groups = _parameter_groups(model, style, settings, replaced_head=not same_channels)
     optimizer = torch.optim.Adam(groups)
@@ -117,14 +123,21 @@ def adapt_expression(checkpoint: Checkpoint, reference: Reference, settings: Ada
 
     def batch_of(starts: list[int], length: int) -> ExpressionBatch:
         rows = torch.stack([torch.arange(s, s + length) for s in starts]).to(device)
-        return ExpressionBatch(mel=mel[rows], phonetic=phonetic[rows], reference=motion[rows],
-                               keep_style=mel.new_ones(len(starts)), expression=expression[rows], jaw=jaw[rows],
-                               bilabial=bilabial[rows])
+        return ExpressionBatch(
+            mel=mel[rows],
+            phonetic=phonetic[rows],
+            reference=motion[rows],
+            keep_style=mel.new_ones(len(starts)),
+            expression=expression[rows],
+            jaw=jaw[rows],
+            bilabial=bilabial[rows],
+        )
 
     def loss_on(batch: ExpressionBatch) -> Tensor:
         output = model(batch.mel, batch.phonetic if use_phonetic else None, style.expand(len(batch.mel), -1))
-        loss, _ = expression_loss(output, batch, weights["velocity_weight"], weights["lip_gap_weight"],
-                                  weights["bilabial_weight"], separation)
+        loss, _ = expression_loss(
+            output, batch, weights["velocity_weight"], weights["lip_gap_weight"], weights["bilabial_weight"], separation
+        )
         return loss + settings.style_weight * window_statistics_loss(output, batch)
 
     holdout = batch_of([n_train], n_holdout)
@@ -163,17 +176,27 @@ def adapt_expression(checkpoint: Checkpoint, reference: Reference, settings: Ada
         step_seconds.append(time.monotonic() - step_started)
         if progress is not None:
             left = (settings.max_steps - step) * float(np.mean(step_seconds[-10:]))
-            progress(step / settings.max_steps, f"step {step}/{settings.max_steps}: loss {train_loss:.3f}, "
-                                                f"held-out {best_loss:.3f}, at most {left:.0f} s left")
+            progress(
+                step / settings.max_steps,
+                f"step {step}/{settings.max_steps}: loss {train_loss:.3f}, "
+                f"held-out {best_loss:.3f}, at most {left:.0f} s left",
+            )
         if evals_without_gain >= settings.patience and step >= settings.min_steps:
             break
     _restore(trained, best_state)
     model.eval()
     summary = {
-        "method": settings.method, "steps": step, "best_step": best_step, "max_steps": settings.max_steps,
-        "stopped_early": step < settings.max_steps, "train_loss_last": train_loss,
-        "holdout_seconds": n_holdout / MODEL_FPS, "holdout_loss_start": first_loss, "holdout_loss_best": best_loss,
-        "trained_parameters": counted_parameters or 0, "seconds": time.monotonic() - started,
+        "method": settings.method,
+        "steps": step,
+        "best_step": best_step,
+        "max_steps": settings.max_steps,
+        "stopped_early": step < settings.max_steps,
+        "train_loss_last": train_loss,
+        "holdout_seconds": n_holdout / MODEL_FPS,
+        "holdout_loss_start": first_loss,
+        "holdout_loss_best": best_loss,
+        "trained_parameters": counted_parameters or 0,
+        "seconds": time.monotonic() - started,
         "device": device.type,
     }
     return ExpressionAdaptation(model, style.detach(), reference.channel_names, head_rank, summary)
@@ -189,8 +212,9 @@ def window_statistics_loss(output: ExpressionOutput, batch: ExpressionBatch) -> 
     """
     predicted = torch.cat((output.expression, output.jaw * JAW_WEIGHT), dim=-1)
     target = torch.cat((batch.expression, batch.jaw * JAW_WEIGHT), dim=-1)
-    return ((predicted.mean(1) - target.mean(1)).abs().mean()
-            + (predicted.std(1, unbiased=False) - target.std(1, unbiased=False)).abs().mean())
+    return (predicted.mean(1) - target.mean(1)).abs().mean() + (
+        predicted.std(1, unbiased=False) - target.std(1, unbiased=False)
+    ).abs().mean()
 
 
 def holdout_frames(n_frames: int, settings: AdaptationSettings) -> int:
@@ -208,7 +232,8 @@ def _model_to_adapt(checkpoint: Checkpoint, settings: AdaptationSettings) -> Exp
         torch.manual_seed(settings.seed)  # the fresh adapters' A matrices
         model = ExpressionModel(dataclasses.replace(config, molora=single))
         missing, unexpected = model.load_state_dict(
-            {k: v for k, v in base.state_dict().items() if not is_molora_name(k)}, strict=False)
+            {k: v for k, v in base.state_dict().items() if not is_molora_name(k)}, strict=False
+        )
         assert all(is_molora_name(k) for k in missing) and not unexpected, "the base weights must fit the copy"
     else:
         model = copy.deepcopy(base)
@@ -223,32 +248,43 @@ def _model_to_adapt(checkpoint: Checkpoint, settings: AdaptationSettings) -> Exp
     return model
 
 
-def _parameter_groups(model: ExpressionModel, style: nn.Parameter, settings: AdaptationSettings,
-                      replaced_head: bool) -> list[dict]:
+def _parameter_groups(
+    model: ExpressionModel, style: nn.Parameter, settings: AdaptationSettings, replaced_head: bool
+) -> list[dict]:
     if replaced_head:
         for p in model.expression_head.parameters():
             p.requires_grad_(True)
     head = set(map(id, model.expression_head.parameters()))
     weights = [p for p in model.parameters() if p.requires_grad and id(p) not in head]
-    groups = [{"params": [style], "lr": settings.style_lr},
-              {"params": weights, "lr": settings.full_lr if settings.method == "full" else settings.lr}]
+    groups = [
+        {"params": [style], "lr": settings.style_lr},
+        {"params": weights, "lr": settings.full_lr if settings.method == "full" else settings.lr},
+    ]
     if replaced_head or settings.method == "full":
         groups.append({"params": list(model.expression_head.parameters()), "lr": settings.lr})
     return groups
 
 
 @torch.no_grad()
-def fit_channel_head(model: ExpressionModel, mel: Tensor, phonetic: Tensor | None, style: Tensor,
-                     target: Tensor) -> int:
+def fit_channel_head(
+    model: ExpressionModel, mel: Tensor, phonetic: Tensor | None, style: Tensor, target: Tensor
+) -> int:
     """Replace the model's head by its own head followed by a map to the target's channels; returns the rank.
 
     The map M (with a bias) is the ridge least-squares fit of target [T, C'] on the base model's predictions
     [T, C] over the reference: a reference whose channels are a linear function of the checkpoint's (a FLAME
     lift, a renamed or reordered rig) is matched from the first step.
     """
-    predictions = torch.cat([
-        model(mel[None, a:a + _FIT_CHUNK_FRAMES], None if phonetic is None else phonetic[None, a:a + _FIT_CHUNK_FRAMES],
-              style[None]).expression[0] for a in range(0, len(mel), _FIT_CHUNK_FRAMES)]).double()
+    predictions = torch.cat(
+        [
+            model(
+                mel[None, a : a + _FIT_CHUNK_FRAMES],
+                None if phonetic is None else phonetic[None, a : a + _FIT_CHUNK_FRAMES],
+                style[None],
+            ).expression[0]
+            for a in range(0, len(mel), _FIT_CHUNK_FRAMES)
+        ]
+    ).double()
     head = model.expression_head.net
     if isinstance(head, nn.Linear):
         first, second_weight, second_bias = head.weight, torch.eye(head.out_features, device=mel.device), head.bias
@@ -258,8 +294,10 @@ def fit_channel_head(model: ExpressionModel, mel: Tensor, phonetic: Tensor | Non
     centred = predictions - mean_p
     gram = centred.T @ centred
     ridge = _RIDGE * gram.diagonal().mean().clamp_min(1e-12)
-    channel_map = torch.linalg.solve(gram + ridge * torch.eye(len(gram), dtype=gram.dtype, device=gram.device),
-                                     centred.T @ (target.double() - mean_y))  # [C, C']
+    channel_map = torch.linalg.solve(
+        gram + ridge * torch.eye(len(gram), dtype=gram.dtype, device=gram.device),
+        centred.T @ (target.double() - mean_y),
+    )  # [C, C']
     bias = mean_y - mean_p @ channel_map
     rank = first.shape[0]
     model.replace_expression_head(target.shape[1], rank)
@@ -281,8 +319,10 @@ def _loss_weights(checkpoint: Checkpoint) -> dict[str, float]:
     """The loss weights the checkpoint was trained with (the defaults for a checkpoint that does not say)."""
     trained = checkpoint.training.get("settings", {})
     defaults = {f.name: f.default for f in dataclasses.fields(TrainingSettings)}
-    return {name: float(trained.get(name, defaults[name]))
-            for name in ("velocity_weight", "lip_gap_weight", "bilabial_weight")}
+    return {
+        name: float(trained.get(name, defaults[name]))
+        for name in ("velocity_weight", "lip_gap_weight", "bilabial_weight")
+    }
 
 
 def _snapshot(parameters: list[Tensor]) -> list[Tensor]:

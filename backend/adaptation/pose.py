@@ -69,8 +69,9 @@ def reference_style_matrix(checkpoint: Checkpoint, reference: Reference) -> tupl
     usable = reference.n_frames // factor * factor
     _, _, head = reference.tensors()
     with torch.no_grad():
-        audio = pool_to_code_rate(pose_audio_features(models.expression, reference.mel[:usable].to(device))[None],
-                                  factor)[0]
+        audio = pool_to_code_rate(
+            pose_audio_features(models.expression, reference.mel[:usable].to(device))[None], factor
+        )[0]
         pose = head[None, :usable].to(device)
         encoded = models.pose_vqvae.encoder_outputs(pose)[0]
         codes = models.pose_vqvae.encode(pose)[0]
@@ -87,8 +88,13 @@ def bank_spacing(bank: PoseStyleMatrix) -> float:
     return float(torch.stack(nearest).median())
 
 
-def adapt_pose(checkpoint: Checkpoint, reference: Reference, refine: bool | None = None,
-               last_stage: str = "calibration", fit: FitSettings = FitSettings()) -> PoseAdaptation:
+def adapt_pose(
+    checkpoint: Checkpoint,
+    reference: Reference,
+    refine: bool | None = None,
+    last_stage: str = "calibration",
+    fit: FitSettings = FitSettings(),
+) -> PoseAdaptation:
     """The pose style for the reference, through the stages of POSE_STAGES up to `last_stage`.
 
     refine: None refines the blend when the reference is unlike every training style, True always, False never
@@ -115,8 +121,15 @@ def adapt_pose(checkpoint: Checkpoint, reference: Reference, refine: bool | None
         "nearest_distance": nearest,
         "bank_spacing": spacing,
         "distance_ratio": nearest / max(spacing, 1e-12),
-        "matches": [{"name": checkpoint.pose_styles[int(i)].name, "kind": checkpoint.pose_styles[int(i)].kind,
-                     "distance": float(-s), "weight": float(w)} for i, s, w in zip(ids, similarities, weights)],
+        "matches": [
+            {
+                "name": checkpoint.pose_styles[int(i)].name,
+                "kind": checkpoint.pose_styles[int(i)].kind,
+                "distance": float(-s),
+                "weight": float(w),
+            }
+            for i, s, w in zip(ids, similarities, weights)
+        ],
     }
     vector = blend
     if refine:
@@ -170,8 +183,14 @@ def fit_style(gpt, start: Tensor, audio: Tensor, codes: Tensor, settings: FitSet
         gpt.train(was_training)
         for p, flag in zip(gpt.parameters(), trainable):
             p.requires_grad_(flag)
-    return best_vector, {"steps": step, "best_step": best_step, "holdout_codes": n_holdout,
-                         "code_loss_start": first_holdout, "code_loss_best": best, "train_code_loss_start": first_train}
+    return best_vector, {
+        "steps": step,
+        "best_step": best_step,
+        "holdout_codes": n_holdout,
+        "code_loss_start": first_holdout,
+        "code_loss_best": best,
+        "train_code_loss_start": first_train,
+    }
 
 
 def calibrate(checkpoint: Checkpoint, reference: Reference, vector: Tensor, rhythm: bool = True) -> PoseCalibration:
@@ -184,8 +203,12 @@ def calibrate(checkpoint: Checkpoint, reference: Reference, vector: Tensor, rhyt
     features = pose_audio_features(checkpoint.models.expression, reference.mel.to(device))
     plan = ChunkPlan.for_checkpoint(checkpoint)
     with torch.inference_mode():
-        generated = [head_motion(checkpoint, features, vector[None].to(device), seed, plan, None)
-                     [:reference.n_frames].cpu().numpy() for seed in range(CALIBRATION_SEEDS)]
+        generated = [
+            head_motion(checkpoint, features, vector[None].to(device), seed, plan, None)[: reference.n_frames]
+            .cpu()
+            .numpy()
+            for seed in range(CALIBRATION_SEEDS)
+        ]
     return measure_calibration(generated, reference.clip.head, MODEL_FPS, rhythm)
 
 

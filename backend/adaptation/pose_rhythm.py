@@ -73,9 +73,14 @@ class PoseComparison:
         return self.generated_hz - self.reference_hz
 
     def to_dict(self) -> dict:
-        return {"amplitude_ratio": list(self.amplitude_ratio), "axis": AXES[self.axis],
-                "reference_hz": self.reference_hz, "generated_hz": self.generated_hz,
-                "rhythm_error_hz": self.rhythm_error_hz, "offset_error_deg": list(self.offset_error_deg)}
+        return {
+            "amplitude_ratio": list(self.amplitude_ratio),
+            "axis": AXES[self.axis],
+            "reference_hz": self.reference_hz,
+            "generated_hz": self.generated_hz,
+            "rhythm_error_hz": self.rhythm_error_hz,
+            "offset_error_deg": list(self.offset_error_deg),
+        }
 
 
 def compare_pose(generated: np.ndarray, reference: np.ndarray, fps: float) -> PoseComparison:
@@ -83,5 +88,10 @@ def compare_pose(generated: np.ndarray, reference: np.ndarray, fps: float) -> Po
     axis = dominant_axis(reference, fps)
     ratio = pose_amplitude(generated) / np.maximum(pose_amplitude(reference), 1e-9)
     offset = pose_offset(generated) - pose_offset(reference)
-    return PoseComparison(tuple(float(r) for r in ratio), axis, dominant_rhythm(reference[:, axis], fps)[0],
-                          dominant_rhythm(generated[:, axis], fps)[0], tuple(float(o) for o in offset))
+    return PoseComparison(
+        tuple(float(r) for r in ratio),
+        axis,
+        dominant_rhythm(reference[:, axis], fps)[0],
+        dominant_rhythm(generated[:, axis], fps)[0],
+        tuple(float(o) for o in offset),
+    )

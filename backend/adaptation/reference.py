@@ -56,13 +56,18 @@ class Reference:
 
     def tensors(self) -> tuple[Tensor, Tensor, Tensor]:
         """expression [T, C], jaw [T, 3], head [T, 3] as float32 tensors."""
-        return tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-                     for a in (self.clip.expression, self.clip.jaw, self.clip.head))
+        return tuple(
+            torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+            for a in (self.clip.expression, self.clip.jaw, self.clip.head)
+        )
 
     def frames(self, start: int, end: int) -> Reference:
         """Frames start .. end of the reference."""
-        return Reference(first_frames(self.clip, end, start), self.mel[start:end],
-                         None if self.phonetic is None else self.phonetic[start:end])
+        return Reference(
+            first_frames(self.clip, end, start),
+            self.mel[start:end],
+            None if self.phonetic is None else self.phonetic[start:end],
+        )
 
 
 def first_frames(clip: MotionClip, end: int, start: int = 0) -> MotionClip:
@@ -81,10 +86,17 @@ def read_motion(path: str | Path, tracker: str | None = None, fps: float | None 
     return READERS[tracker](path, fps)
 
 
-def load_reference(audio: str | Path, motion: str | Path, tracker: str | None = None,
-                   motion_fps: float | None = None, audio_start: float = 0.0, audio_end: float | None = None,
-                   phonetic: str = "words", transcript: str | None = None,
-                   use_phonetic: bool = True) -> Reference:
+def load_reference(
+    audio: str | Path,
+    motion: str | Path,
+    tracker: str | None = None,
+    motion_fps: float | None = None,
+    audio_start: float = 0.0,
+    audio_end: float | None = None,
+    phonetic: str = "words",
+    transcript: str | None = None,
+    use_phonetic: bool = True,
+) -> Reference:
     """Read a reference: `audio` from `audio_start` to `audio_end` s (None: its end) and the matching `motion`.
 
     phonetic: the pocketsphinx mode generation will use ("words", "allphone") or "none"; `use_phonetic` False
@@ -106,7 +118,8 @@ def load_reference(audio: str | Path, motion: str | Path, tracker: str | None = 
         raise BadReferenceError(
             f"the reference audio {Path(audio).name} lasts {audio_seconds:.2f} s but the motion {Path(motion).name} "
             f"{clip.duration:.2f} s ({clip.n_frames} frames at {clip.fps:g} fps); they must cover the same stretch "
-            f"of time (at most {MAX_LENGTH_MISMATCH_S} s apart): check the files, the audio range and the frame rate")
+            f"of time (at most {MAX_LENGTH_MISMATCH_S} s apart): check the files, the audio range and the frame rate"
+        )
     check_reference_length(min(audio_seconds, clip.duration))
     clip = resample_clip(clip, MODEL_FPS)
     n_frames = min(clip.n_frames, motion_frame_count(audio_seconds, MODEL_FPS))
@@ -123,13 +136,16 @@ def cut_audio(wave: np.ndarray, sample_rate: int, start: float, end: float | Non
     duration = len(wave) / sample_rate
     end = duration if end is None else end
     if not 0.0 <= start < end or start >= duration:
-        raise BadReferenceError(f"the reference audio range {start:.2f} .. {end:.2f} s does not lie within "
-                             f"{Path(path).name} (0 .. {duration:.2f} s)")
-    return wave[int(round(start * sample_rate)):int(round(min(end, duration) * sample_rate))]
+        raise BadReferenceError(
+            f"the reference audio range {start:.2f} .. {end:.2f} s does not lie within "
+            f"{Path(path).name} (0 .. {duration:.2f} s)"
+        )
+    return wave[int(round(start * sample_rate)) : int(round(min(end, duration) * sample_rate))]
 
 
 def check_reference_length(seconds: float) -> None:
     if seconds < MIN_REFERENCE_SECONDS:
         raise BadReferenceError(
             f"the reference is {seconds:.1f} s long; Adapt Style needs at least {MIN_REFERENCE_SECONDS:g} s of "
-            "speech with its motion (about 10 s gives a faithful style)")
+            "speech with its motion (about 10 s gives a faithful style)"
+        )

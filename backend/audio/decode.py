@@ -171,8 +171,10 @@ class _AudioTrack:
                     f"Cannot decode the audio track of '{self.path}' ({self.decode_error}): the file is damaged. "
                     "Re-export or copy it again."
                 )
-            raise AudioError(f"'{self.path}' has an audio track but it holds no sound (0 samples): the recording is "
-                             "empty. Choose the file that holds the speech, or export it again.")
+            raise AudioError(
+                f"'{self.path}' has an audio track but it holds no sound (0 samples): the recording is "
+                "empty. Choose the file that holds the speech, or export it again."
+            )
         decoded = self.decoded_seconds
         if self.decode_error:
             reason = f"decoding stopped at {decoded:.2f} s on an error ({self.decode_error})"

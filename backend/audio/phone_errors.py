@@ -374,6 +374,8 @@ def load_error_profile(mode: str | None = None, path: str | Path = PROFILE_PATH)
     missing = [k for k in _PROFILE_KEYS if k not in profile]
     matrix = np.asarray(profile.get("substitution_matrix", []), dtype=float)
     if missing or matrix.shape != (len(CLASSES), len(CLASSES)) or not np.allclose(matrix.sum(axis=1), 1.0):
-        raise ProfileError(f"{path}: mode {mode!r} lacks {missing} or its substitution matrix is not "
-                           f"{len(CLASSES)}x{len(CLASSES)} with rows summing to 1; measure it again")
+        raise ProfileError(
+            f"{path}: mode {mode!r} lacks {missing} or its substitution matrix is not "
+            f"{len(CLASSES)}x{len(CLASSES)} with rows summing to 1; measure it again"
+        )
     return profile

@@ -1,7 +1,7 @@
 """The phonetic front end: ARPAbet phone timelines from speech, by pocketsphinx's en-us model (trained on real speech).
 
-Without a transcript, two recognisers (measured on the real LibriSpeech clip by backend/evaluation/phonetic_benchmark.py;
-the figures are in backend/audio/phone_error_profile.json):
+Without a transcript, two recognisers (measured on the real LibriSpeech clip by
+backend/evaluation/phonetic_benchmark.py; the figures are in backend/audio/phone_error_profile.json):
 
 - "words" (default): words with the default language model and cmudict, then a second pass aligns their phones.
   85% of 25 fps frames right, 9 of 10 bilabials found, no false ones; ~9x real time on one core, ~15x on two
@@ -165,8 +165,11 @@ def _recognise_utterances(mode: str, utterances: list[tuple[bytes, float, float]
             try:
                 segments = _aligned_segments(decoder, pcm)
             except RuntimeError:  # pocketsphinx's phone pass found no path through the recognised words
-                log.warning("phone alignment failed at %.1f-%.1f s; recognising that span phone by phone",
-                            offset, offset + duration)
+                log.warning(
+                    "phone alignment failed at %.1f-%.1f s; recognising that span phone by phone",
+                    offset,
+                    offset + duration,
+                )
                 loop = True
         if loop:
             decoder = _allphone_decoder()
@@ -225,8 +228,10 @@ def _transcript_decoder(words: list[str], first: int, pronunciations: Mapping[st
         for phone in _LOOP_PHONES:
             name = _loop_word(phone, first + state)
             decoder.add_word(name, phone, False)
-            transitions += [(state, state + 1, 1.0 / len(_LOOP_PHONES), name),
-                            (state + 1, state + 1, 0.5 / len(_LOOP_PHONES), name)]
+            transitions += [
+                (state, state + 1, 1.0 / len(_LOOP_PHONES), name),
+                (state + 1, state + 1, 0.5 / len(_LOOP_PHONES), name),
+            ]
     decoder.add_fsg("transcript", decoder.create_fsg("transcript", 0, len(words), transitions))
     decoder.activate_search("transcript")
     return decoder, unknown
@@ -258,9 +263,7 @@ def _transcript_spans(decoder: Decoder, n_words: int, n_samples: int) -> list[tu
     return spans
 
 
-def align_phones(
-    wave16k: np.ndarray, transcript: str, pronunciations: Mapping[str, str] | None = None
-) -> list[Phone]:
+def align_phones(wave16k: np.ndarray, transcript: str, pronunciations: Mapping[str, str] | None = None) -> list[Phone]:
     """The phone timeline of speech whose words are known: forced alignment of `transcript` (any case/punctuation).
 
     `pronunciations` adds or overrides words ({"guenever": "G W EH N IH V ER"}, ARPAbet without stress). Words that

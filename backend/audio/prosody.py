@@ -63,9 +63,14 @@ def pitch_on_grid(wave: np.ndarray) -> np.ndarray:
     pitch = np.zeros(count, dtype=np.float32)
     for first, segment in grid_frame_blocks(wave, _PITCH_FRAME_LENGTH, _PITCH_BLOCK_FRAMES):
         f0 = librosa.yin(
-            segment, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=SAMPLE_RATE,
-            frame_length=_PITCH_FRAME_LENGTH, hop_length=HOP_LENGTH, center=False,
-        )  # fmt: skip
+            segment,
+            fmin=PITCH_FMIN,
+            fmax=PITCH_FMAX,
+            sr=SAMPLE_RATE,
+            frame_length=_PITCH_FRAME_LENGTH,
+            hop_length=HOP_LENGTH,
+            center=False,
+        )
         frames = librosa.util.frame(segment, frame_length=_PITCH_FRAME_LENGTH, hop_length=HOP_LENGTH)
         level_db = 10 * np.log10(np.maximum(np.mean(np.square(frames), axis=0), 1e-20))
         is_voiced = (_period_correlation(frames, SAMPLE_RATE / f0) >= VOICED_MIN_CORRELATION) & (

@@ -11,8 +11,8 @@ import sys
 
 from backend.cli.data_commands import add_data_commands
 from backend.cli.model_commands import add_model_commands
-from backend.tracking.cli import add_track_command
 from backend.core.errors import AdaMeshError
+from backend.tracking.cli import add_track_command
 
 
 def run_worker(args: argparse.Namespace) -> None:
@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_commands(commands)
     add_track_command(commands)
 
-    worker = commands.add_parser("worker", help="serve the Blender add-on: JSON-line requests on stdin, events on stdout")
+    worker = commands.add_parser(
+        "worker", help="serve the Blender add-on: JSON-line requests on stdin, events on stdout"
+    )
     worker.set_defaults(run=run_worker)
     return parser
 

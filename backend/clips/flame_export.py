@@ -35,8 +35,10 @@ def flame_parameters(clip: MotionClip) -> dict[str, np.ndarray]:
     numbers = [_FLAME_NAME.fullmatch(name) for name in clip.expression_names]
     if not all(numbers):
         other = [name for name, match in zip(clip.expression_names, numbers) if not match]
-        raise ClipError(f"the clip's channels are not FLAME expression coefficients (e.g. {', '.join(other[:3])}); "
-                        "generate with a style adapted on a FLAME reference (Exp1..Exp100) to export FLAME parameters")
+        raise ClipError(
+            f"the clip's channels are not FLAME expression coefficients (e.g. {', '.join(other[:3])}); "
+            "generate with a style adapted on a FLAME reference (Exp1..Exp100) to export FLAME parameters"
+        )
     columns = [int(match.group(1)) - 1 for match in numbers]
     expression = np.zeros((clip.n_frames, max(columns) + 1), np.float32)  # a channel the clip lacks stays at 0
     expression[:, columns] = clip.expression

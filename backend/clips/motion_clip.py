@@ -76,8 +76,10 @@ class MotionClip:
         for key, array in arrays.items():
             bad_rows = ~np.isfinite(array).all(axis=1)
             if bad_rows.any():
-                raise ClipError(f"{key} holds NaN or infinity, first at frame {int(np.argmax(bad_rows))}: fill or "
-                                "drop those frames (a tracker writes NaN where it lost the face)")
+                raise ClipError(
+                    f"{key} holds NaN or infinity, first at frame {int(np.argmax(bad_rows))}: fill or "
+                    "drop those frames (a tracker writes NaN where it lost the face)"
+                )
         _check_names(self.expression_names, self.expression.shape[1])
 
 
@@ -145,8 +147,10 @@ def open_npz(path: Path, what: str) -> np.lib.npyio.NpzFile:
     if signature == b"\x93NUMPY":
         raise ClipError(f"{path} holds a single .npy array, not an .npz {what}")
     if signature[:1] == b"\x80":
-        raise ClipError(f"{path} is a pickle, not an .npz {what}; pickled data is refused because loading it can "
-                        "run code. Save the arrays with numpy.savez")
+        raise ClipError(
+            f"{path} is a pickle, not an .npz {what}; pickled data is refused because loading it can "
+            "run code. Save the arrays with numpy.savez"
+        )
     if not signature.startswith(b"PK"):
         raise ClipError(f"{path} is not an .npz archive (a {what} is a numpy .npz file)")
     try:
@@ -157,8 +161,10 @@ def open_npz(path: Path, what: str) -> np.lib.npyio.NpzFile:
         raise ClipError(f"{path} is a damaged .npz archive ({error})") from error
     if pickles:  # torch.save writes a zip around a pickle (archive/data.pkl): opening it could run code
         npz.close()
-        raise ClipError(f"{path} is a PyTorch file (a pickle, {pickles[0]}, inside a zip), not an .npz {what}; "
-                        "pickled data is refused because loading it can run code. Save the arrays with numpy.savez")
+        raise ClipError(
+            f"{path} is a PyTorch file (a pickle, {pickles[0]}, inside a zip), not an .npz {what}; "
+            "pickled data is refused because loading it can run code. Save the arrays with numpy.savez"
+        )
     return npz
 
 

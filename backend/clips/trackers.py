@@ -143,8 +143,10 @@ def _checked_arrays(
         message += f"{', '.join(found) or 'none'})"
         for other, signature in _SIGNATURE_KEYS.items():
             if other != kind and signature <= set(found):
-                message += (f"; this looks like a {TRACKER_TITLES[other]} file: choose {TRACKER_TITLES[other]} as the "
-                            f"tracker ('{other}' on the command line)")
+                message += (
+                    f"; this looks like a {TRACKER_TITLES[other]} file: choose {TRACKER_TITLES[other]} as the "
+                    f"tracker ('{other}' on the command line)"
+                )
         if _CLIP_SIGNATURE_KEYS <= set(found):
             message += "; this is already an AdaMesh motion clip: no conversion needed"
         raise ClipError(message)
@@ -168,8 +170,7 @@ def _read_frame_folders(folder: Path) -> dict[str, np.ndarray]:
     if not frames:
         found = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
         raise ClipError(
-            f"{folder} holds no per-frame folders with exp.npy and pose.npy (EMOCA --save_codes layout); "
-            f"found: {found}"
+            f"{folder} holds no per-frame folders with exp.npy and pose.npy (EMOCA --save_codes layout); found: {found}"
         )
     stacked = {}
     for key in ("exp", "pose"):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 # mkstemp creates files readable by their owner only; a finished file should get the usual umask-based mode.
 _UMASK = os.umask(0)

@@ -51,13 +51,20 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         kind, help_text = _base_type(cls, field.name), field.metadata["help"]
         if kind is bool:
             if field.default:
-                parser.add_argument(_flag(field).replace("--", "--no-", 1), dest=field.name, action="store_false",
-                                    help=help_text)
+                parser.add_argument(
+                    _flag(field).replace("--", "--no-", 1), dest=field.name, action="store_false", help=help_text
+                )
             else:
                 parser.add_argument(_flag(field), dest=field.name, action="store_true", help=help_text)
             continue
-        parser.add_argument(_flag(field), dest=field.name, type=kind, default=field.default,
-                            choices=field.metadata.get("choices"), help=help_text)
+        parser.add_argument(
+            _flag(field),
+            dest=field.name,
+            type=kind,
+            default=field.default,
+            choices=field.metadata.get("choices"),
+            help=help_text,
+        )
 
 
 def from_arguments(cls: type[Options], args: argparse.Namespace, **overrides: Any) -> Options:

@@ -1,7 +1,8 @@
 """Phone timelines: ARPAbet phones with start and end times in seconds.
 
 Every engine's phone names are mapped to this one set (the CMU / pocketsphinx ARPAbet, upper case, no stress
-marks, `SIL` for silence), so the corpus, the articulation, pocketsphinx's recognition and the real-speech scoring (assets/real-speech/) agree.
+marks, `SIL` for silence), so the corpus, the articulation, pocketsphinx's recognition and the real-speech
+scoring (assets/real-speech/) agree.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is hap
 class ProgressReporter:
     """Forwards progress and turns a cancellation request into `cancelled` (GenerationCancelled by default)."""
 
-    def __init__(self, progress: Progress | None, cancel: Callable[[], bool] | None,
-                 cancelled: type[AdaMeshError], what: str):
+    def __init__(
+        self, progress: Progress | None, cancel: Callable[[], bool] | None, cancelled: type[AdaMeshError], what: str
+    ):
         self.progress, self.cancel, self.cancelled, self.what = progress, cancel, cancelled, what
         self.started = time.monotonic()
 
@@ -24,4 +25,3 @@ class ProgressReporter:
             raise self.cancelled(f"{self.what} was cancelled")
         if self.progress is not None:
             self.progress(min(max(fraction, 0.0), 1.0), message)
-

@@ -50,8 +50,10 @@ def check_timeline(phones: list[Phone]) -> list[Phone]:
                 f"unknown phone {phone.phone!r} at {phone.start:.3f} s; use ARPAbet without stress marks (or SIL)"
             )
         if not (math.isfinite(phone.start) and math.isfinite(phone.end) and phone.end >= phone.start):
-            raise SynthError(f"phone {phone.phone} has an invalid interval [{phone.start}, {phone.end}]: "
-                             "it must end at or after its start")
+            raise SynthError(
+                f"phone {phone.phone} has an invalid interval [{phone.start}, {phone.end}]: "
+                "it must end at or after its start"
+            )
     return sorted(phones, key=lambda p: p.start)
 
 

@@ -72,10 +72,16 @@ class Utterances:
     head: list[np.ndarray]
 
 
-def run_adapt_benchmark(data: str | Path | None = None, checkpoint: str | Path | None = None,
-                        lengths: tuple[float, ...] = REFERENCE_SECONDS, methods: tuple[str, ...] = TRAINED_METHODS,
-                        n_speakers: int = 3, steps: int | None = None, seed: int = 0,
-                        parts: tuple[str, ...] = PARTS) -> dict:
+def run_adapt_benchmark(
+    data: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    lengths: tuple[float, ...] = REFERENCE_SECONDS,
+    methods: tuple[str, ...] = TRAINED_METHODS,
+    n_speakers: int = 3,
+    steps: int | None = None,
+    seed: int = 0,
+    parts: tuple[str, ...] = PARTS,
+) -> dict:
     """Print and return the ablation (see the module docstring); parts: "expression", "pose" or both."""
     with tempfile.TemporaryDirectory() as folder:
         if data is None:
@@ -92,8 +98,9 @@ def run_adapt_benchmark(data: str | Path | None = None, checkpoint: str | Path |
         for speaker in speakers:
             reference_pool, new = _split_speaker(features, speaker, max(lengths))
             evaluation = _utterances(features, new, seed + 1)
-            truth = expression_statistics(np.concatenate(evaluation.expression), np.concatenate(evaluation.jaw),
-                                          features.channels)
+            truth = expression_statistics(
+                np.concatenate(evaluation.expression), np.concatenate(evaluation.jaw), features.channels
+            )
             label = f"{features.speakers[speaker].name} ({kinds[features.speakers[speaker].name]})"
             labels.append(label)
             if "pose" in parts:
@@ -101,8 +108,10 @@ def run_adapt_benchmark(data: str | Path | None = None, checkpoint: str | Path |
                 for habit in POSE_HABITS:
                     for seconds in lengths:
                         reference = with_habit(_reference(features, reference_pool, seconds, seed), habit)
-                        pose_rows += [row | {"speaker": label, "habit": habit.name, "reference_s": seconds}
-                                      for row in pose_stage_rows(loaded, reference, new_features, seed)]
+                        pose_rows += [
+                            row | {"speaker": label, "habit": habit.name, "reference_s": seconds}
+                            for row in pose_stage_rows(loaded, reference, new_features, seed)
+                        ]
                     print(f"bench adapt: {label}, pose habit {habit.name} done", flush=True)
             if "expression" not in parts:
                 continue
@@ -113,24 +122,40 @@ def run_adapt_benchmark(data: str | Path | None = None, checkpoint: str | Path |
                 with torch.no_grad():
                     encoded = loaded.models.expression.encode_style(torch.cat(reference.tensors()[:2], dim=1)[None])
                 pose = adapt_pose(loaded, reference, last_stage="retrieval")  # the expression rows' head motion
-                measured["encoder"] = _measure(loaded, loaded.models.expression, encoded, pose.vector[None],
-                                               evaluation, seed)
+                measured["encoder"] = _measure(
+                    loaded, loaded.models.expression, encoded, pose.vector[None], evaluation, seed
+                )
                 for method in methods:
                     adapted = adapt_expression(loaded, reference, dataclasses.replace(settings, method=method))
-                    measured[method] = _measure(loaded, adapted.model, adapted.style[None], pose.vector[None],
-                                                evaluation, seed) | {"summary": adapted.summary}
+                    measured[method] = _measure(
+                        loaded, adapted.model, adapted.style[None], pose.vector[None], evaluation, seed
+                    ) | {"summary": adapted.summary}
                 for method, result in measured.items():
                     summary = result.get("summary", {})
-                    rows.append({"speaker": label, "reference_s": seconds, "method": method,
-                                 "expression_error": result["error"],
-                                 "style_distance": style_distance(result["statistics"], truth, scales),
-                                 "statistics": result["statistics"], "truth": truth,
-                                 "trained_parameters": summary.get("trained_parameters", 0),
-                                 "adapt_seconds": summary.get("seconds", 0.0), "steps": summary.get("steps", 0)})
+                    rows.append(
+                        {
+                            "speaker": label,
+                            "reference_s": seconds,
+                            "method": method,
+                            "expression_error": result["error"],
+                            "style_distance": style_distance(result["statistics"], truth, scales),
+                            "statistics": result["statistics"],
+                            "truth": truth,
+                            "trained_parameters": summary.get("trained_parameters", 0),
+                            "adapt_seconds": summary.get("seconds", 0.0),
+                            "steps": summary.get("steps", 0),
+                        }
+                    )
                 print(f"bench adapt: {label}, {seconds:g} s reference done", flush=True)
         timing = _time_whole_adaptation(Path(data), features, loaded, speakers[0], Path(folder))
-    report = {"data": str(data), "speakers": labels,
-              "scales": scales, "rows": rows, "pose": pose_rows, "adapt_10s": timing}
+    report = {
+        "data": str(data),
+        "speakers": labels,
+        "scales": scales,
+        "rows": rows,
+        "pose": pose_rows,
+        "adapt_10s": timing,
+    }
     print(format_tables(report))
     return report
 
@@ -147,10 +172,12 @@ def _statistic_scales(features: CorpusFeatures) -> dict[str, float]:
     """Spread (standard deviation) of each style statistic across the corpus's speakers' ground truth."""
     per_speaker = []
     for speaker in range(len(features.speakers)):
-        rows = np.concatenate([np.arange(features.rows(u).start, features.rows(u).stop)
-                               for u in features.utterances_of(speaker)])
-        per_speaker.append(expression_statistics(features.expression[rows].numpy(), features.jaw[rows].numpy(),
-                                                 features.channels))
+        rows = np.concatenate(
+            [np.arange(features.rows(u).start, features.rows(u).stop) for u in features.utterances_of(speaker)]
+        )
+        per_speaker.append(
+            expression_statistics(features.expression[rows].numpy(), features.jaw[rows].numpy(), features.channels)
+        )
     return {k: float(np.std([s[k] for s in per_speaker])) for k in EXPRESSION_STATISTICS}
 
 
@@ -159,8 +186,10 @@ def _pick_speakers(features: CorpusFeatures, kinds: dict[str, str], longest: flo
     seconds = [features.n_frames[features.utterances_of(k)].sum() / MODEL_FPS for k in range(len(features.speakers))]
     usable = [k for k in range(len(features.speakers)) if seconds[k] >= longest + NEW_SENTENCES_MIN_S]
     if not usable:
-        raise AdaMeshError(f"no speaker of the corpus has {longest + NEW_SENTENCES_MIN_S:g} s of speech; build a "
-                           "bigger held-out corpus (`synth --split test --minutes 6`)")
+        raise AdaMeshError(
+            f"no speaker of the corpus has {longest + NEW_SENTENCES_MIN_S:g} s of speech; build a "
+            "bigger held-out corpus (`synth --split test --minutes 6`)"
+        )
 
     def rank(k: int) -> tuple[int, float]:
         kind = kinds[features.speakers[k].name]
@@ -198,8 +227,11 @@ def _utterances(features: CorpusFeatures, utterances: list[int], seed: int) -> U
         rows = features.rows(u)
         rng = np.random.default_rng([seed, u])
         out.mel.append(features.mel[rows])
-        out.phonetic.append(torch.from_numpy(phone_features(corrupt_phones(features.phones(u), profile, rng),
-                                                            int(features.n_frames[u]), MODEL_FPS)))
+        out.phonetic.append(
+            torch.from_numpy(
+                phone_features(corrupt_phones(features.phones(u), profile, rng), int(features.n_frames[u]), MODEL_FPS)
+            )
+        )
         out.expression.append(features.expression[rows].numpy())
         out.jaw.append(features.jaw[rows].numpy())
         out.head.append(features.head[rows].numpy())
@@ -210,27 +242,39 @@ def _reference(features: CorpusFeatures, pool: list[int], seconds: float, seed: 
     """The pool's utterances joined and cut to `seconds`, as one reference."""
     parts = _utterances(features, pool, seed)
     n = round(seconds * MODEL_FPS)
-    clip = MotionClip(MODEL_FPS, np.concatenate(parts.expression)[:n], features.channels,
-                      np.concatenate(parts.jaw)[:n], np.concatenate(parts.head)[:n])
+    clip = MotionClip(
+        MODEL_FPS,
+        np.concatenate(parts.expression)[:n],
+        features.channels,
+        np.concatenate(parts.jaw)[:n],
+        np.concatenate(parts.head)[:n],
+    )
     return Reference(clip, torch.cat(parts.mel)[:n], torch.cat(parts.phonetic)[:n])
 
 
-def _measure(checkpoint: Checkpoint, model, style: torch.Tensor | None, pose: torch.Tensor, evaluation: Utterances,
-             seed: int) -> dict:
+def _measure(
+    checkpoint: Checkpoint, model, style: torch.Tensor | None, pose: torch.Tensor, evaluation: Utterances, seed: int
+) -> dict:
     """Generate every new sentence with `model` and the styles; expression error and statistics."""
     models = copy.deepcopy(checkpoint.models)  # the loaded checkpoint stays as it is
     models.expression = model
     with_model = dataclasses.replace(checkpoint, models=models)
-    generated = [generate_motion(with_model, mel, phonetic, seed, pose, style)
-                 for mel, phonetic in zip(evaluation.mel, evaluation.phonetic)]
+    generated = [
+        generate_motion(with_model, mel, phonetic, seed, pose, style)
+        for mel, phonetic in zip(evaluation.mel, evaluation.phonetic)
+    ]
     expression = np.concatenate([g.expression for g in generated])
-    return {"error": float(np.abs(expression - np.concatenate(evaluation.expression)).mean()),
-            "statistics": expression_statistics(expression, np.concatenate([g.jaw for g in generated]),
-                                                checkpoint.channel_names)}
+    return {
+        "error": float(np.abs(expression - np.concatenate(evaluation.expression)).mean()),
+        "statistics": expression_statistics(
+            expression, np.concatenate([g.jaw for g in generated]), checkpoint.channel_names
+        ),
+    }
 
 
-def _time_whole_adaptation(data: Path, features: CorpusFeatures, checkpoint: Checkpoint, speaker: int,
-                           folder: Path) -> dict:
+def _time_whole_adaptation(
+    data: Path, features: CorpusFeatures, checkpoint: Checkpoint, speaker: int, folder: Path
+) -> dict:
     """`adapt_style` on files, as the CLI and the worker run it: a 10 s reference, pocketsphinx recognition."""
     import soundfile
 
@@ -241,33 +285,50 @@ def _time_whole_adaptation(data: Path, features: CorpusFeatures, checkpoint: Che
 
     index = read_index(data)
     pool, _ = _split_speaker(features, speaker, 10.0)
-    wave = np.concatenate([load_audio(data / index["utterances"][u]["audio"]) for u in pool])[:10 * SAMPLE_RATE]
+    wave = np.concatenate([load_audio(data / index["utterances"][u]["audio"]) for u in pool])[: 10 * SAMPLE_RATE]
     reference = _reference(features, pool, 10.0, 0)
     soundfile.write(folder / "reference.wav", wave, SAMPLE_RATE, subtype="PCM_16")
     save_clip(reference.clip, folder / "reference.npz")
     started = time.monotonic()
-    style = adapt_style(folder / "reference.wav", folder / "reference.npz", folder / "style.safetensors", AdaptOptions(), checkpoint)
+    style = adapt_style(
+        folder / "reference.wav", folder / "reference.npz", folder / "style.safetensors", AdaptOptions(), checkpoint
+    )
     seconds = time.monotonic() - started
-    return {"seconds": seconds, "threads": torch.get_num_threads(), "steps": style.adaptation["steps"],
-            "style_file_bytes": (folder / "style.safetensors").stat().st_size}
+    return {
+        "seconds": seconds,
+        "threads": torch.get_num_threads(),
+        "steps": style.adaptation["steps"],
+        "style_file_bytes": (folder / "style.safetensors").stat().st_size,
+    }
 
 
 def format_tables(report: dict) -> str:
     """The ablation as text tables: the mean over speakers per reference length and method, the per-speaker style
     statistics, the pose table and the timing."""
     rows = report["rows"]
-    lines = [] if not rows else ["", "Expression adaptation, mean over speakers (new sentences of the same speakers):",
-             f"{'reference':>9}  {'method':<8} {'expr error':>10} {'style dist':>10} {'trained params':>14} "
-             f"{'steps':>6} {'adapt s':>8}"]
-    keys = sorted({(r["reference_s"], r["method"]) for r in rows},
-                  key=lambda k: (k[0], ["none", "encoder", *TRAINED_METHODS].index(k[1])))
+    lines = (
+        []
+        if not rows
+        else [
+            "",
+            "Expression adaptation, mean over speakers (new sentences of the same speakers):",
+            f"{'reference':>9}  {'method':<8} {'expr error':>10} {'style dist':>10} {'trained params':>14} "
+            f"{'steps':>6} {'adapt s':>8}",
+        ]
+    )
+    keys = sorted(
+        {(r["reference_s"], r["method"]) for r in rows},
+        key=lambda k: (k[0], ["none", "encoder", *TRAINED_METHODS].index(k[1])),
+    )
     for seconds, method in keys:
         group = [r for r in rows if r["reference_s"] == seconds and r["method"] == method]
-        lines.append(f"{seconds:>8g}s  {method:<8} {np.mean([r['expression_error'] for r in group]):>10.4f} "
-                     f"{np.mean([r['style_distance'] for r in group]):>10.3f} "
-                     f"{int(np.mean([r['trained_parameters'] for r in group])):>14,d} "
-                     f"{np.mean([r['steps'] for r in group]):>6.0f} "
-                     f"{np.mean([r['adapt_seconds'] for r in group]):>8.1f}")
+        lines.append(
+            f"{seconds:>8g}s  {method:<8} {np.mean([r['expression_error'] for r in group]):>10.4f} "
+            f"{np.mean([r['style_distance'] for r in group]):>10.3f} "
+            f"{int(np.mean([r['trained_parameters'] for r in group])):>14,d} "
+            f"{np.mean([r['steps'] for r in group]):>6.0f} "
+            f"{np.mean([r['adapt_seconds'] for r in group]):>8.1f}"
+        )
     if rows:
         lines += ["", "Style statistics per speaker (ground truth, then none / molora at each length):"]
     for speaker in dict.fromkeys(r["speaker"] for r in rows):
@@ -277,15 +338,20 @@ def format_tables(report: dict) -> str:
         for r in mine:
             if r["method"] in ("none", "molora") and not (r["method"] == "none" and r is not mine[0]):
                 where = "" if r["method"] == "none" else f" {r['reference_s']:g}s"
-                lines.append(f"    {r['method']}{where}: " + " ".join(f"{k}={r['statistics'][k]:.3f}"
-                                                                  for k in EXPRESSION_STATISTICS))
+                lines.append(
+                    f"    {r['method']}{where}: "
+                    + " ".join(f"{k}={r['statistics'][k]:.3f}" for k in EXPRESSION_STATISTICS)
+                )
     if report["pose"]:
         lines.append(format_pose_table(report["pose"]))
     t = report["adapt_10s"]
     verdict = "within" if t["seconds"] <= TIME_LIMIT_S else "OVER"
-    lines += ["", f"Adapt Style on a 10 s reference from files (pocketsphinx included, {t['threads']} torch "
-                  f"thread(s)): {t['seconds']:.1f} s, {t['steps']} steps, style file "
-                  f"{t['style_file_bytes'] / 1e6:.1f} MB ({verdict} the {TIME_LIMIT_S:g} s limit)",
-              "Style-distance scales (spread across speakers): "
-              + ", ".join(f"{k} {v:.3f}" for k, v in report["scales"].items())]
+    lines += [
+        "",
+        f"Adapt Style on a 10 s reference from files (pocketsphinx included, {t['threads']} torch "
+        f"thread(s)): {t['seconds']:.1f} s, {t['steps']} steps, style file "
+        f"{t['style_file_bytes'] / 1e6:.1f} MB ({verdict} the {TIME_LIMIT_S:g} s limit)",
+        "Style-distance scales (spread across speakers): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in report["scales"].items()),
+    ]
     return "\n".join(lines)

@@ -47,6 +47,7 @@ def _rhythm(axis: int, degrees: float, hz: float, held_deg: tuple[float, float, 
         out = np.tile(np.radians(np.asarray(held_deg, np.float64)), (len(t), 1))
         out[:, axis] += np.radians(degrees) * np.sin(2 * np.pi * hz * t)
         return out
+
     return add
 
 
@@ -75,14 +76,20 @@ def pose_stage_rows(checkpoint: Checkpoint, reference: Reference, new_features: 
     from backend.inference.generation import head_motion
 
     stages, seconds = {}, {}
-    for row, refine, last in (("retrieval", False, "retrieval"), ("blend+refine", True, "blend+refine"),
-                              ("fit", None, "fit")):
+    for row, refine, last in (
+        ("retrieval", False, "retrieval"),
+        ("blend+refine", True, "blend+refine"),
+        ("fit", None, "fit"),
+    ):
         started = time.monotonic()
         adapted = adapt_pose(checkpoint, reference, refine=refine, last_stage=last)
         seconds[row] = time.monotonic() - started
         stages[row] = (adapted.vector, adapted.calibration, adapted.report)
-    for row, start, rhythm in (("fit+amplitude", "fit", False), ("fit+calibration", "fit", True),
-                               ("retrieval+calibration", "retrieval", True)):
+    for row, start, rhythm in (
+        ("fit+amplitude", "fit", False),
+        ("fit+calibration", "fit", True),
+        ("retrieval+calibration", "retrieval", True),
+    ):
         started = time.monotonic()
         vector, _, report = stages[start]
         stages[row] = (vector, calibrate(checkpoint, reference, vector, rhythm), report)
@@ -95,11 +102,21 @@ def pose_stage_rows(checkpoint: Checkpoint, reference: Reference, new_features: 
         key = vector.cpu().numpy().tobytes()
         if key not in heads:
             with torch.inference_mode():
-                heads[key] = head_motion(checkpoint, new_features, vector[None], seed, plan, None)[
-                    :len(new_features)].cpu().numpy()
+                heads[key] = (
+                    head_motion(checkpoint, new_features, vector[None], seed, plan, None)[: len(new_features)]
+                    .cpu()
+                    .numpy()
+                )
         comparison = compare_pose(calibration.apply(heads[key], MODEL_FPS), reference.clip.head, MODEL_FPS)
-        rows.append({"stage": row, "seconds": seconds[row], "distance_ratio": report["distance_ratio"],
-                     "calibration": calibration.to_report(), **comparison.to_dict()})
+        rows.append(
+            {
+                "stage": row,
+                "seconds": seconds[row],
+                "distance_ratio": report["distance_ratio"],
+                "calibration": calibration.to_report(),
+                **comparison.to_dict(),
+            }
+        )
     return rows
 
 
@@ -110,27 +127,33 @@ def meets_targets(row: dict) -> bool:
 
 def format_pose_table(rows: list[dict]) -> str:
     """Mean over references per reference length and stage; then every reference's 10 s row."""
-    lines = ["", "Head-motion style on new speech, held-out references with habits outside the training bank "
-                 f"(targets: amplitude ratio {AMPLITUDE_TARGET[0]}-{AMPLITUDE_TARGET[1]} per axis, rhythm within "
-                 f"+-{RHYTHM_TARGET_HZ} Hz):",
-             f"{'reference':>9}  {'stage':<22} {'amplitude ratio nod / turn / tilt':>34} {'|rhythm err|':>12} "
-             f"{'on target':>9} {'adapt s':>8}"]
+    lines = [
+        "",
+        "Head-motion style on new speech, held-out references with habits outside the training bank "
+        f"(targets: amplitude ratio {AMPLITUDE_TARGET[0]}-{AMPLITUDE_TARGET[1]} per axis, rhythm within "
+        f"+-{RHYTHM_TARGET_HZ} Hz):",
+        f"{'reference':>9}  {'stage':<22} {'amplitude ratio nod / turn / tilt':>34} {'|rhythm err|':>12} "
+        f"{'on target':>9} {'adapt s':>8}",
+    ]
     for seconds in sorted({r["reference_s"] for r in rows}):
         for stage in STAGE_ROWS:
             group = [r for r in rows if r["reference_s"] == seconds and r["stage"] == stage]
             if not group:
                 continue
             ratio = np.exp(np.mean([np.log(np.maximum(r["amplitude_ratio"], 1e-6)) for r in group], axis=0))
-            lines.append(f"{seconds:>8g}s  {stage:<22} {' / '.join(f'{x:.2f}' for x in ratio):>34} "
-                         f"{np.mean([abs(r['rhythm_error_hz']) for r in group]):>11.3f}  "
-                         f"{sum(map(meets_targets, group)):>4d}/{len(group):<4d} "
-                         f"{np.mean([r['seconds'] for r in group]):>8.2f}")
+            lines.append(
+                f"{seconds:>8g}s  {stage:<22} {' / '.join(f'{x:.2f}' for x in ratio):>34} "
+                f"{np.mean([abs(r['rhythm_error_hz']) for r in group]):>11.3f}  "
+                f"{sum(map(meets_targets, group)):>4d}/{len(group):<4d} "
+                f"{np.mean([r['seconds'] for r in group]):>8.2f}"
+            )
     lines += ["", "Per reference at 10 s (amplitude ratio per axis; rhythm: reference -> generated Hz):"]
     for r in rows:
         if r["reference_s"] == 10.0 and r["stage"] in ("retrieval", "fit", "fit+amplitude", "fit+calibration"):
-            lines.append(f"  {r['speaker']:<18} {r['habit']:<38} {r['stage']:<16} "
-                         + " / ".join(f"{x:.2f}" for x in r["amplitude_ratio"])
-                         + f"  {r['axis']} {r['reference_hz']:.2f} -> {r['generated_hz']:.2f} Hz"
-                         + f"  ({r['distance_ratio']:.1f}x the bank spacing)")
+            lines.append(
+                f"  {r['speaker']:<18} {r['habit']:<38} {r['stage']:<16} "
+                + " / ".join(f"{x:.2f}" for x in r["amplitude_ratio"])
+                + f"  {r['axis']} {r['reference_hz']:.2f} -> {r['generated_hz']:.2f} Hz"
+                + f"  ({r['distance_ratio']:.1f}x the bank spacing)"
+            )
     return "\n".join(lines)
-

@@ -4,10 +4,11 @@ Held-out utterances are generated the way the product runs after Adapt Style: th
 reference (the longest other utterance of the same speaker, ground-truth motion), the pose style retrieved from that
 reference's style matrix (top-k blend). Three phonetic paths: "phonetic" (the exact phones corrupted like
 pocketsphinx's recognition of real speech, the stand-in used in training: pocketsphinx hears synthetic speech
-badly), "exact_phones" (the timeline as it is, what a transcript's forced alignment approaches) and "mel_only". Real speech (--real AUDIO, with AUDIO's `<stem>.phones.json` beside it, and
-`<stem>.transcript.txt` when present) runs the real front end: pocketsphinx recognition ("words"), forced alignment
-of the transcript ("transcript"; note that the clip's reference phones are themselves such an alignment), and
-mel only; the style is the average one. Measures are defined in backend/evaluation/metrics.py.
+badly), "exact_phones" (the timeline as it is, what a transcript's forced alignment approaches) and "mel_only".
+Real speech (--real AUDIO, with AUDIO's `<stem>.phones.json` beside it, and `<stem>.transcript.txt` when present)
+runs the real front end: pocketsphinx recognition ("words"), forced alignment of the transcript ("transcript"; note
+that the clip's reference phones are themselves such an alignment), and mel only; the style is the average one.
+Measures are defined in backend/evaluation/metrics.py.
 """
 
 from __future__ import annotations
@@ -52,8 +53,12 @@ FPS = MODEL_FPS
 EVALUATION_PROFILE = "words"  # the recogniser whose errors the synthetic "phonetic" path replays
 
 
-def evaluate(data: str | Path, checkpoint: Checkpoint | str | Path | None = None, real_audio: str | Path | None = None,
-             seed: int = 0) -> dict:
+def evaluate(
+    data: str | Path,
+    checkpoint: Checkpoint | str | Path | None = None,
+    real_audio: str | Path | None = None,
+    seed: int = 0,
+) -> dict:
     """All measures as a JSON-ready dict (see the module docstring)."""
     from tqdm import tqdm
 
@@ -86,8 +91,7 @@ def evaluate(data: str | Path, checkpoint: Checkpoint | str | Path | None = None
         exact = torch.from_numpy(phone_features(phones, len(mel), FPS))
         for name, phonetic_input in (("phonetic", phonetic), ("exact_phones", exact), ("mel_only", None)):
             paths[name].append(generate_motion(checkpoint, mel, phonetic_input, seed, pose_style, expression_style))
-        truth.append(Motion(features.expression[rows].numpy(), features.jaw[rows].numpy(),
-                            features.head[rows].numpy()))
+        truth.append(Motion(features.expression[rows].numpy(), features.jaw[rows].numpy(), features.head[rows].numpy()))
         timelines.append(phones)
         onsets = audio_beats(load_audio(data / index["utterances"][u]["audio"]), SAMPLE_RATE)
         beats["generated"].append((onsets, motion_beats(paths["phonetic"][-1].head, FPS)))
@@ -100,8 +104,12 @@ def evaluate(data: str | Path, checkpoint: Checkpoint | str | Path | None = None
         "utterances": features.n_utterances,
         "speakers": len(features.speakers),
         "minutes": round(len(features.mel) / FPS / 60, 2),
-        "thresholds": {"closed_mm": CLOSED_MM, "event_tolerance_s": EVENT_TOLERANCE_S,
-                       "usual_opening_mm": round(opening, 3), "beat_sigma_s": BEAT_SIGMA_S},
+        "thresholds": {
+            "closed_mm": CLOSED_MM,
+            "event_tolerance_s": EVENT_TOLERANCE_S,
+            "usual_opening_mm": round(opening, 3),
+            "beat_sigma_s": BEAT_SIGMA_S,
+        },
         "synthetic": {name: motion_measures(motions, truth, timelines, opening) for name, motions in paths.items()},
         "ground_truth": lip_measures(truth, timelines, opening),
         "pose": {
@@ -116,15 +124,15 @@ def evaluate(data: str | Path, checkpoint: Checkpoint | str | Path | None = None
     return report
 
 
-def motion_measures(motions: list[Motion], truth: list[Motion], timelines: list[list[Phone]],
-                    opening: float) -> dict:
+def motion_measures(motions: list[Motion], truth: list[Motion], timelines: list[list[Phone]], opening: float) -> dict:
     expression = np.concatenate([m.expression for m in motions])
     target = np.concatenate([m.expression for m in truth])
     return {
         "expression_mae": float(np.abs(expression - target).mean()),
         "expression_l2": float(np.linalg.norm(expression - target, axis=1).mean()),
-        "jaw_correlation": pearson(np.concatenate([m.jaw[:, 0] for m in motions]),
-                                   np.concatenate([m.jaw[:, 0] for m in truth])),
+        "jaw_correlation": pearson(
+            np.concatenate([m.jaw[:, 0] for m in motions]), np.concatenate([m.jaw[:, 0] for m in truth])
+        ),
         **lip_measures(motions, timelines, opening),
     }
 
@@ -134,9 +142,11 @@ def lip_measures(motions: list[Motion], timelines: list[list[Phone]], opening: f
     gaps = [lip_gap(m.expression, m.jaw) for m in motions]
     pooled: dict[str, list] = {"bilabial": [], "m": [], "open": [], "open_peaks": [], "close_peaks": []}
     for gap, phones in zip(gaps, timelines):
-        for key, (rate, n) in (("bilabial", closure_rate(phones, gap, FPS)),
-                               ("m", closure_rate(phones, gap, FPS, frozenset({"M"}))),
-                               ("open", opening_rate(phones, gap, FPS, opening))):
+        for key, (rate, n) in (
+            ("bilabial", closure_rate(phones, gap, FPS)),
+            ("m", closure_rate(phones, gap, FPS, frozenset({"M"}))),
+            ("open", opening_rate(phones, gap, FPS, opening)),
+        ):
             if n:
                 pooled[key].append((rate * n, n))
         pooled["open_peaks"] += peak_openings(phones, gap, FPS, OPEN_VOWELS)
@@ -147,9 +157,12 @@ def lip_measures(motions: list[Motion], timelines: list[list[Phone]], opening: f
         return sum(h for h, _ in pooled[key]) / n if n else None
 
     return {
-        "bilabial_closure": share("bilabial"), "m_closure": share("m"), "open_vowel_opening": share("open"),
+        "bilabial_closure": share("bilabial"),
+        "m_closure": share("m"),
+        "open_vowel_opening": share("open"),
         "open_close_ratio": open_close_ratio(pooled["open_peaks"], pooled["close_peaks"]),
-        "n_bilabials": sum(c for _, c in pooled["bilabial"]), "n_m": sum(c for _, c in pooled["m"]),
+        "n_bilabials": sum(c for _, c in pooled["bilabial"]),
+        "n_m": sum(c for _, c in pooled["m"]),
         "n_open_vowels": sum(c for _, c in pooled["open"]),
     }
 
@@ -223,8 +236,9 @@ class _ReferenceStyles:
             f, models = self.features, self.checkpoint.models
             rows = f.rows(utterance)
             reference = torch.cat((f.expression[rows], f.jaw[rows]), dim=1)[None]
-            ids, similarity = retrieve(self.matrix(utterance), self.checkpoint.style_bank,
-                                       models.config.style_matrix.blend_top_k)
+            ids, similarity = retrieve(
+                self.matrix(utterance), self.checkpoint.style_bank, models.config.style_matrix.blend_top_k
+            )
             pose = models.pose_gpt.blend_styles(ids, blend_weights(similarity))[None]
             self.cache[utterance] = (models.expression.encode_style(reference), pose)
         return self.cache[utterance]
@@ -238,8 +252,7 @@ class _ReferenceStyles:
             mine = f.utterances_of(k)
             ids, _ = retrieve(self.matrix(int(mine[np.argmax(f.n_frames[mine])])), self.checkpoint.style_bank, 1)
             hits.append(bank_kinds[int(ids[0])] == speaker.pose_kind)
-        return {"accuracy": float(np.mean(hits)), "speakers": len(hits),
-                "chance": 1.0 / max(len(set(bank_kinds)), 1)}
+        return {"accuracy": float(np.mean(hits)), "speakers": len(hits), "chance": 1.0 / max(len(set(bank_kinds)), 1)}
 
 
 def _pooled_beat_alignment(pairs: list[tuple[np.ndarray, np.ndarray]]) -> float | None:
@@ -250,27 +263,43 @@ def _pooled_beat_alignment(pairs: list[tuple[np.ndarray, np.ndarray]]) -> float 
 
 def format_table(report: dict) -> str:
     """The report as aligned text tables."""
-    lines = [f"{report['data']}: {report['utterances']} utterances, {report['speakers']} speakers, "
-             f"{report['minutes']} min (held out); thresholds {json.dumps(report['thresholds'])}"]
+    lines = [
+        f"{report['data']}: {report['utterances']} utterances, {report['speakers']} speakers, "
+        f"{report['minutes']} min (held out); thresholds {json.dumps(report['thresholds'])}"
+    ]
     columns = {**{f"synthetic {k}": v for k, v in report["synthetic"].items()}, "ground truth": report["ground_truth"]}
     if "real" in report:
         columns |= {f"real {k}": v for k, v in report["real"].items() if isinstance(v, dict) and "error" not in v}
-    keys = ["expression_mae", "expression_l2", "jaw_correlation", "bilabial_closure", "m_closure",
-            "open_vowel_opening", "open_close_ratio", "n_bilabials", "n_m", "n_open_vowels"]
+    keys = [
+        "expression_mae",
+        "expression_l2",
+        "jaw_correlation",
+        "bilabial_closure",
+        "m_closure",
+        "open_vowel_opening",
+        "open_close_ratio",
+        "n_bilabials",
+        "n_m",
+        "n_open_vowels",
+    ]
     width = max(len(c) for c in columns) + 2
     lines.append("measure".ljust(20) + "".join(c.rjust(width) for c in columns))
     for key in keys:
         lines.append(key.ljust(20) + "".join(_cell(v.get(key)).rjust(width) for v in columns.values()))
     pose = report["pose"]
-    lines.append(f"pose diversity {pose['diversity_deg']:.2f} deg (ground truth {pose['diversity_deg_ground_truth']:.2f});"
-                 f" beat alignment {_cell(pose['beat_alignment_generated'])} (ground truth "
-                 f"{_cell(pose['beat_alignment_ground_truth'])}, sigma {BEAT_SIGMA_S} s)")
+    lines.append(
+        f"pose diversity {pose['diversity_deg']:.2f} deg (ground truth {pose['diversity_deg_ground_truth']:.2f});"
+        f" beat alignment {_cell(pose['beat_alignment_generated'])} (ground truth "
+        f"{_cell(pose['beat_alignment_ground_truth'])}, sigma {BEAT_SIGMA_S} s)"
+    )
     for name, value in report.get("real", {}).items():
         if isinstance(value, dict) and "error" in value:
             lines.append(f"real {name}: {value['error']}")
     retrieval = report["style_retrieval"]
-    lines.append(f"pose-style retrieval: {retrieval['accuracy']:.2f} of {retrieval['speakers']} held-out speakers "
-                 f"(chance {retrieval['chance']:.2f})")
+    lines.append(
+        f"pose-style retrieval: {retrieval['accuracy']:.2f} of {retrieval['speakers']} held-out speakers "
+        f"(chance {retrieval['chance']:.2f})"
+    )
     return "\n".join(lines)
 
 

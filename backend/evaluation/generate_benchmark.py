@@ -19,8 +19,10 @@ import numpy as np
 from backend.audio.mel import SAMPLE_RATE
 from backend.inference.generate_options import GenerateOptions
 
-_RSS_SNIPPET = ("import resource, sys; from backend.cli.main import main; code = main(sys.argv[1:]); "
-                "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)")
+_RSS_SNIPPET = (
+    "import resource, sys; from backend.cli.main import main; code = main(sys.argv[1:]); "
+    "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)"
+)
 
 
 def run_generation_benchmark(checkpoint: str | None, audio: str | None, peak_memory_minutes: float = 30.0) -> dict:
@@ -41,7 +43,10 @@ def run_generation_benchmark(checkpoint: str | None, audio: str | None, peak_mem
         figures: dict[str, float] = {}
         generate_clip(minute, GenerateOptions(phonetic="none", blinks=False), loaded)  # warm-up
         for mode in ("none", "allphone", "words"):
-            best = min(_timed(lambda: generate_clip(minute, GenerateOptions(phonetic=mode, blinks=False), loaded)) for _ in range(2))
+            best = min(
+                _timed(lambda mode=mode: generate_clip(minute, GenerateOptions(phonetic=mode, blinks=False), loaded))
+                for _ in range(2)
+            )
             figures[f"x_realtime_{mode}"] = 60.0 / best
             label = "neural path (no phonetic input)" if mode == "none" else f"with pocketsphinx {mode}"
             print(f"generate 60 s, {label}: {best:.2f} s = {60.0 / best:.0f}x real time")
@@ -50,12 +55,25 @@ def run_generation_benchmark(checkpoint: str | None, audio: str | None, peak_mem
             long = folder / f"speech-{minutes:g}min.wav"
             soundfile.write(long, _tiled(speech, minutes * 60), SAMPLE_RATE, subtype="PCM_16")
             started = time.perf_counter()
-            rss_kb = _peak_rss_kb(["generate", "--audio", str(long), "--checkpoint", ckpt_arg, "--phonetic", "none",
-                                   "--out", str(folder / "out.npz")])
+            rss_kb = _peak_rss_kb(
+                [
+                    "generate",
+                    "--audio",
+                    str(long),
+                    "--checkpoint",
+                    ckpt_arg,
+                    "--phonetic",
+                    "none",
+                    "--out",
+                    str(folder / "out.npz"),
+                ]
+            )
             wall = time.perf_counter() - started
             figures[f"peak_rss_mb_{minutes:g}min"] = rss_kb / 1024
-            print(f"generate {minutes:g} min (neural path, fresh process): peak RSS {rss_kb / 1024:.0f} MB, "
-                  f"{wall:.1f} s wall including start-up ({minutes * 60 / wall:.0f}x real time)")
+            print(
+                f"generate {minutes:g} min (neural path, fresh process): peak RSS {rss_kb / 1024:.0f} MB, "
+                f"{wall:.1f} s wall including start-up ({minutes * 60 / wall:.0f}x real time)"
+            )
             long.unlink()
     return figures
 
@@ -67,8 +85,12 @@ def _timed(work) -> float:
 
 
 def _peak_rss_kb(arguments: list[str]) -> float:
-    result = subprocess.run([sys.executable, "-c", _RSS_SNIPPET, *arguments], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parent.parent)
+    result = subprocess.run(
+        [sys.executable, "-c", _RSS_SNIPPET, *arguments],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"generate failed in the memory run: {result.stderr.strip()[-500:]}")
     line = next(line for line in result.stdout.splitlines() if line.startswith("peak_rss_kb"))
@@ -94,8 +116,14 @@ def _speech(audio: str | None) -> np.ndarray:
     rng = np.random.default_rng(0)
     voice = sample_voice(rng, "test", ("espeak",))
     speeches = synthesize(voice, [generate_sentence(rng, "test") for _ in range(8)])
-    return np.concatenate([librosa.resample(s.audio, orig_sr=s.sample_rate, target_sr=SAMPLE_RATE)
-                           if s.sample_rate != SAMPLE_RATE else s.audio for s in speeches])
+    return np.concatenate(
+        [
+            librosa.resample(s.audio, orig_sr=s.sample_rate, target_sr=SAMPLE_RATE)
+            if s.sample_rate != SAMPLE_RATE
+            else s.audio
+            for s in speeches
+        ]
+    )
 
 
 def _tiled(wave: np.ndarray, seconds: float) -> np.ndarray:
@@ -119,7 +147,15 @@ def _untrained_starter(path: Path) -> Path:
     styles = config.pose_gpt.n_styles
     clusters = config.style_matrix.n_clusters
     bank = PoseStyleMatrix(torch.zeros(styles, clusters, config.pose_vqvae.code_dim), torch.zeros(styles, clusters))
-    save_checkpoint(path, Checkpoint(models, CHANNELS, tuple(PoseStyleEntry(f"style{k}", "unknown")
-                                                             for k in range(styles)),
-                                     bank, torch.randn(clusters, config.expression.d_model), "untrained"))
+    save_checkpoint(
+        path,
+        Checkpoint(
+            models,
+            CHANNELS,
+            tuple(PoseStyleEntry(f"style{k}", "unknown") for k in range(styles)),
+            bank,
+            torch.randn(clusters, config.expression.d_model),
+            "untrained",
+        ),
+    )
     return path

@@ -45,16 +45,18 @@ def _events(phones: Iterable[Phone], names: frozenset[str], n_frames: int, fps: 
     return [p for p in phones if p.phone in names and p.start * fps < n_frames]
 
 
-def closure_rate(phones: Sequence[Phone], gap: np.ndarray, fps: float,
-                 names: frozenset[str] = BILABIALS) -> tuple[float | None, int]:
+def closure_rate(
+    phones: Sequence[Phone], gap: np.ndarray, fps: float, names: frozenset[str] = BILABIALS
+) -> tuple[float | None, int]:
     """Share of `names` phones whose lips close (gap < CLOSED_MM) near them, and how many there were."""
     events = _events(phones, names, len(gap), fps)
     closed = [gap[_frames_within(p, len(gap), fps, EVENT_TOLERANCE_S)].min() < CLOSED_MM for p in events]
     return (float(np.mean(closed)) if closed else None), len(closed)
 
 
-def opening_rate(phones: Sequence[Phone], gap: np.ndarray, fps: float, usual_opening_mm: float,
-                 names: frozenset[str] = OPEN_VOWELS) -> tuple[float | None, int]:
+def opening_rate(
+    phones: Sequence[Phone], gap: np.ndarray, fps: float, usual_opening_mm: float, names: frozenset[str] = OPEN_VOWELS
+) -> tuple[float | None, int]:
     """Share of open vowels whose gap exceeds half the usual opening near them, and how many there were."""
     events = _events(phones, names, len(gap), fps)
     opened = [gap[_frames_within(p, len(gap), fps, EVENT_TOLERANCE_S)].max() > usual_opening_mm / 2 for p in events]
@@ -126,4 +128,4 @@ def beat_alignment(audio: np.ndarray, motion: np.ndarray, sigma: float = BEAT_SI
     if len(motion) == 0:
         return 0.0, len(audio)
     distance = np.abs(np.asarray(audio)[:, None] - np.asarray(motion)[None, :]).min(axis=1)
-    return float(np.exp(-distance ** 2 / (2 * sigma ** 2)).mean()), len(audio)
+    return float(np.exp(-(distance**2) / (2 * sigma**2)).mean()), len(audio)

@@ -107,8 +107,12 @@ def measure_real_clip(data: Path, repeats: int) -> tuple[dict, dict]:
             "speed_x_realtime": duration / seconds,
             **frame_accuracy(reference, phones, FPS),
             **event_scores(reference, phones),
-            **dict(zip(("phone_error_rate", "sequence_bilabial_recall"),
-                       sequence_scores([p.phone for p in reference], [p.phone for p in phones]))),
+            **dict(
+                zip(
+                    ("phone_error_rate", "sequence_bilabial_recall"),
+                    sequence_scores([p.phone for p in reference], [p.phone for p in phones]),
+                )
+            ),
             "n_phones": len(phones),
             "profile": measure_error_profile([(reference, phones)]),
         }
@@ -130,8 +134,11 @@ def measure_long_audio(data: Path, copies: int = 4) -> dict:
     duration = len(wave) / SAMPLE_RATE
     return {
         "duration_s": duration,
-        **{f"{mode} workers={workers}": duration / timed(1, recognise_phones, wave, mode, workers)[1]
-           for mode in RECOGNITION_MODES for workers in (1, 2)},
+        **{
+            f"{mode} workers={workers}": duration / timed(1, recognise_phones, wave, mode, workers)[1]
+            for mode in RECOGNITION_MODES
+            for workers in (1, 2)
+        },
     }
 
 
@@ -160,23 +167,42 @@ def measure_synthetic() -> dict:
             for mode in (*RECOGNITION_MODES, "aligned"):
                 if mode == "aligned" and exact is None:
                     continue
-                phones = [align_phones(w, t) if mode == "aligned" else recognise_phones(w, mode)
-                          for w, t in zip(waves, SENTENCES)]
-                scores = [sequence_scores([p for word in text.split() for p in dictionary.lookup_word(word).split()],
-                                          [p.phone for p in recognised]) for text, recognised in zip(SENTENCES, phones)]
-                result = {"phone_error_rate": float(np.mean([s[0] for s in scores])),
-                          "sequence_bilabial_recall": float(np.mean([s[1] for s in scores]))}
+                phones = [
+                    align_phones(w, t) if mode == "aligned" else recognise_phones(w, mode)
+                    for w, t in zip(waves, SENTENCES)
+                ]
+                scores = [
+                    sequence_scores(
+                        [p for word in text.split() for p in dictionary.lookup_word(word).split()],
+                        [p.phone for p in recognised],
+                    )
+                    for text, recognised in zip(SENTENCES, phones)
+                ]
+                result = {
+                    "phone_error_rate": float(np.mean([s[0] for s in scores])),
+                    "sequence_bilabial_recall": float(np.mean([s[1] for s in scores])),
+                }
                 if exact is not None:
                     jitter = measure_error_profile(zip(exact, phones))["boundary_jitter_ms"]
-                    result["frame_accuracy_vs_exact"] = float(np.mean(
-                        [frame_accuracy(e, p, FPS)["frame_accuracy"] for e, p in zip(exact, phones)]))
+                    result["frame_accuracy_vs_exact"] = float(
+                        np.mean([frame_accuracy(e, p, FPS)["frame_accuracy"] for e, p in zip(exact, phones)])
+                    )
                     result["boundary_jitter_vs_exact_ms"] = jitter
                 results[label][mode] = result
-            print(f"  {label:32s} " + "  ".join(
-                f"{m}: PER {r['phone_error_rate']:.2f} bilabials {r['sequence_bilabial_recall']:.2f}"
-                + (f" boundaries {r['boundary_jitter_vs_exact_ms']['mean']:+.0f}+-"
-                   f"{r['boundary_jitter_vs_exact_ms']['std']:.0f} ms" if "boundary_jitter_vs_exact_ms" in r else "")
-                for m, r in results[label].items()), flush=True)
+            print(
+                f"  {label:32s} "
+                + "  ".join(
+                    f"{m}: PER {r['phone_error_rate']:.2f} bilabials {r['sequence_bilabial_recall']:.2f}"
+                    + (
+                        f" boundaries {r['boundary_jitter_vs_exact_ms']['mean']:+.0f}+-"
+                        f"{r['boundary_jitter_vs_exact_ms']['std']:.0f} ms"
+                        if "boundary_jitter_vs_exact_ms" in r
+                        else ""
+                    )
+                    for m, r in results[label].items()
+                ),
+                flush=True,
+            )
     return results
 
 
@@ -191,24 +217,32 @@ def main() -> None:
     clip, modes = measure_real_clip(args.data, args.repeats)
     for mode, m in modes.items():
         jitter = m["profile"]["boundary_jitter_ms"]
-        print(f"  {mode:8s} {m['speed_x_realtime']:5.1f}x real time  frames {m['frame_accuracy']:.3f} "
-              f"(speech {m['frame_accuracy_speech']:.3f}, class {m['frame_class_accuracy']:.3f})  "
-              f"PER {m['phone_error_rate']:.2f} (bilabials in sequence {m['sequence_bilabial_recall']:.2f})  "
-              f"bilabials {m['bilabial_detection']:.2f} m {m['m_detection']:.2f} "
-              f"open vowels {m['open_vowel_detection']:.2f} false bilabials {m['bilabial_false_share']:.2f}  "
-              f"del {m['profile']['deletion_rate']:.2f} ins {m['profile']['insertion_rate']:.2f}  "
-              f"jitter {jitter['mean']:+.0f}+-{jitter['std']:.0f} ms")
-    print(f"  reference phones with no 25 fps frame instant: {clip['reference_phones_without_frame_instant']:.2f} "
-          f"(bilabials {clip['reference_bilabials_without_frame_instant']:.2f})")
+        print(
+            f"  {mode:8s} {m['speed_x_realtime']:5.1f}x real time  frames {m['frame_accuracy']:.3f} "
+            f"(speech {m['frame_accuracy_speech']:.3f}, class {m['frame_class_accuracy']:.3f})  "
+            f"PER {m['phone_error_rate']:.2f} (bilabials in sequence {m['sequence_bilabial_recall']:.2f})  "
+            f"bilabials {m['bilabial_detection']:.2f} m {m['m_detection']:.2f} "
+            f"open vowels {m['open_vowel_detection']:.2f} false bilabials {m['bilabial_false_share']:.2f}  "
+            f"del {m['profile']['deletion_rate']:.2f} ins {m['profile']['insertion_rate']:.2f}  "
+            f"jitter {jitter['mean']:+.0f}+-{jitter['std']:.0f} ms"
+        )
+    print(
+        f"  reference phones with no 25 fps frame instant: {clip['reference_phones_without_frame_instant']:.2f} "
+        f"(bilabials {clip['reference_bilabials_without_frame_instant']:.2f})"
+    )
     long_audio = measure_long_audio(args.data)
-    print(f"  {long_audio['duration_s']:.0f} s of audio: " + "  ".join(
-        f"{k} {v:.1f}x" for k, v in long_audio.items() if k != "duration_s"), flush=True)
+    print(
+        f"  {long_audio['duration_s']:.0f} s of audio: "
+        + "  ".join(f"{k} {v:.1f}x" for k, v in long_audio.items() if k != "duration_s"),
+        flush=True,
+    )
     print("synthetic speech (reference: cmudict phones of the known text; Festival: also its exact times)", flush=True)
     synthetic = measure_synthetic()
     save_profile(
         {
             "about": "pocketsphinx 5.1.1 (en-us) against the LibriSpeech clip's phones.json, by "
-            "backend/evaluation/phonetic_benchmark.py. The reference is itself a pocketsphinx forced alignment (about +-50 ms "
+            "backend/evaluation/phonetic_benchmark.py. The reference is itself a pocketsphinx forced alignment "
+            "(about +-50 ms "
             "from the true boundaries), so boundary errors here are relative to it, and 'words' (whose phones come "
             "from the same aligner) looks better timed than it is against the truth. 'profile' is what "
             "corrupt_phones replays; matrices are indexed by 'classes' (rows: reference). 'synthetic_speech' scores "

@@ -49,10 +49,16 @@ def plot_clip(
     for shown, style in clips:
         shown_times = np.arange(shown.n_frames) / shown.fps
         axes[1].plot(shown_times, np.degrees(shown.jaw[:, 0]), style, color="tab:red")
-        for column, (name, colour) in enumerate((("nod x", "tab:blue"), ("turn y", "tab:green"),
-                                                 ("tilt z", "tab:purple"))):
-            axes[2].plot(shown_times, np.degrees(shown.head[:, column]), style, color=colour,
-                         label=name if style == "-" else None)
+        for column, (name, colour) in enumerate(
+            (("nod x", "tab:blue"), ("turn y", "tab:green"), ("tilt z", "tab:purple"))
+        ):
+            axes[2].plot(
+                shown_times,
+                np.degrees(shown.head[:, column]),
+                style,
+                color=colour,
+                label=name if style == "-" else None,
+            )
     axes[1].set_ylabel("jaw open (deg)")
     axes[2].set_ylabel("head (deg)")
     if compare:
@@ -72,8 +78,16 @@ def draw_audio_and_phones(ax, audio: np.ndarray | None, sample_rate: int, phones
         colour = "tab:red" if phone.phone in BILABIALS else "tab:orange" if phone.phone in OPEN_VOWELS else None
         if colour:
             ax.axvspan(phone.start, phone.end, color=colour, alpha=0.25, linewidth=0)
-        ax.text((phone.start + phone.end) / 2, 0.92, phone.phone, transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=6, color=colour or "0.2")
+        ax.text(
+            (phone.start + phone.end) / 2,
+            0.92,
+            phone.phone,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize=6,
+            color=colour or "0.2",
+        )
     ax.set_ylabel("audio")
     ax.set_title("phones: red = P B M (lips must close), orange = open vowels (jaw must open)", fontsize=8, loc="left")
 
@@ -92,7 +106,7 @@ def draw_channel_differences(ax, clip: MotionClip, other: MotionClip) -> None:
     shared = [name for name in clip.expression_names if name in set(other.expression_names)]
     columns = [(list(clip.expression_names).index(n), list(other.expression_names).index(n)) for n in shared]
     gaps = [abs(clip.expression[:, a].mean() - other.expression[:, b].mean()) for a, b in columns]
-    for rank, k in enumerate(np.argsort(gaps)[::-1][:MAX_CHANNEL_LINES // 2]):
+    for rank, k in enumerate(np.argsort(gaps)[::-1][: MAX_CHANNEL_LINES // 2]):
         colour = f"C{rank}"
         a, b = columns[k]
         ax.plot(np.arange(clip.n_frames) / clip.fps, clip.expression[:, a], color=colour, label=shared[k], linewidth=1)

@@ -56,8 +56,10 @@ def add_blinks(
     for onset in onsets:
         duration = style.blink_duration * np.exp(rng.normal(0.0, 0.1))
         depth = rng.uniform(0.9, 1.0)
-        for lid, delay, share in ((left, 0.0, weaker_eye_share if weaker_is_left else 1.0),
-                                  (right, right_lag, 1.0 if weaker_is_left else weaker_eye_share)):
+        for lid, delay, share in (
+            (left, 0.0, weaker_eye_share if weaker_is_left else 1.0),
+            (right, right_lag, 1.0 if weaker_is_left else weaker_eye_share),
+        ):
             start = onset + delay
             span = slice(int(np.searchsorted(t, start - 0.5 / fps)), int(np.searchsorted(t, start + duration)))
             lid[span] = np.maximum(lid[span], depth * share * _lid_closure(t[span] - start, duration, fps))

@@ -65,12 +65,14 @@ def eye_style_from_clip(clip: MotionClip) -> EyeStyle:
             minutes = clip.n_frames / clip.fps / 60.0
             shut_frames = shut.sum() / len(starts)
             duration = float(np.clip(shut_frames / clip.fps / _SHUT_SHARE, 0.08, 0.6))
-            style = dataclasses.replace(style, blink_rate=float(min(len(starts) / minutes, 60.0)),
-                                        blink_duration=duration, source="reference")
+            style = dataclasses.replace(
+                style, blink_rate=float(min(len(starts) / minutes, 60.0)), blink_duration=duration, source="reference"
+            )
     if clip.eyes is not None:
         turn = np.degrees(clip.eyes[:, 1] - np.median(clip.eyes[:, 1]))
-        style = dataclasses.replace(style, gaze_spread_deg=float(np.clip(np.sqrt(np.mean(turn ** 2)), 0.5, 10.0)),
-                                    source="reference")
+        style = dataclasses.replace(
+            style, gaze_spread_deg=float(np.clip(np.sqrt(np.mean(turn**2)), 0.5, 10.0)), source="reference"
+        )
     return style
 
 

@@ -57,4 +57,3 @@ def crossfade_weights(start: int, end: int, n_frames: int, overlap: int) -> Tens
     if end < n_frames:
         weights[-overlap:] = 1.0 - ramp
     return weights
-

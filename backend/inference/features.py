@@ -26,8 +26,11 @@ def speech_phones(wave: np.ndarray, transcript: str | None, mode: str) -> list[P
     """The phone timeline from pocketsphinx: forced alignment with a transcript, else recognition in `mode`."""
     from backend.audio.phonetic import align_phones, recognise_phones
 
-    return align_phones(wave, transcript) if transcript else recognise_phones(wave, mode,
-                                                                              workers=_RECOGNITION_WORKERS[mode])
+    return (
+        align_phones(wave, transcript)
+        if transcript
+        else recognise_phones(wave, mode, workers=_RECOGNITION_WORKERS[mode])
+    )
 
 
 def phone_frames(phones: list[Phone], n_frames: int) -> Tensor:
@@ -35,4 +38,3 @@ def phone_frames(phones: list[Phone], n_frames: int) -> Tensor:
     from backend.audio.phonetic import phone_features
 
     return torch.from_numpy(phone_features(phones, n_frames, MODEL_FPS))
-

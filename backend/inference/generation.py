@@ -8,8 +8,8 @@
           -> resampled to the requested fps
           -> blinks and eye saccades, drawn with the seed (optional; backend/eyes/eye_motion.py)
 
-A style from Adapt Style (backend/inference/style_files.py) puts its adapters into a copy of the expression model and supplies the
-expression and pose style vectors; its strengths scale them.
+A style from Adapt Style (backend/inference/style_files.py) puts its adapters into a copy of the expression model
+and supplies the expression and pose style vectors and the head calibration; its strengths scale them.
 
 Chunks keep memory bounded and time linear on hour-long audio: the Conformer attends within a chunk only, and
 PoseGPT's KV cache never holds more than one chunk and its prompt. Chunks are sized like the training windows, so
@@ -52,6 +52,7 @@ class GenerationCancelled(AdaMeshError):
 
     code = "cancelled"
 
+
 @dataclass(frozen=True)
 class Motion:
     expression: np.ndarray  # [T, C] at 25 fps
@@ -59,9 +60,16 @@ class Motion:
     head: np.ndarray  # [T, 3]
 
 
-def generate_clip(audio_path: str | Path, options: GenerateOptions = GenerateOptions(),
-                  checkpoint: Checkpoint | None = None, *, style: Style | None = None, wave: np.ndarray | None = None,
-                  progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> MotionClip:
+def generate_clip(
+    audio_path: str | Path,
+    options: GenerateOptions = GenerateOptions(),
+    checkpoint: Checkpoint | None = None,
+    *,
+    style: Style | None = None,
+    wave: np.ndarray | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> MotionClip:
     """The motion clip for the speech in `audio_path`, at `options.fps`, one frame per instant i / fps in the audio.
 
     checkpoint: a loaded Checkpoint (the worker keeps one); None loads `options.checkpoint` (None: the starter) on
@@ -86,8 +94,9 @@ def generate_clip(audio_path: str | Path, options: GenerateOptions = GenerateOpt
         style = load_style(options.style, checkpoint)
     expression_style, style_pose, eyes = None, None, EyeStyle()
     if style is not None:
-        checkpoint, expression_style, style_pose = apply_style(checkpoint, style, options.expression_strength,
-                                                               options.pose_strength)
+        checkpoint, expression_style, style_pose = apply_style(
+            checkpoint, style, options.expression_strength, options.pose_strength
+        )
         eyes = style.eyes
     if wave is None:
         report(0.0, "decoding audio")
@@ -108,15 +117,32 @@ def generate_clip(audio_path: str | Path, options: GenerateOptions = GenerateOpt
     own_pose = style_pose is not None and options.pose_style is None
     pose = style_pose if own_pose else pose_style_vector(checkpoint, options.pose_style)
     calibration = style.pose_calibration.at_strength(options.pose_strength) if own_pose else None
-    motion = generate_motion(checkpoint, mel, phones, options.seed, pose, expression_style,
-                             pose_calibration=calibration,
-                             progress=lambda f, m: report(0.4 + 0.6 * f if phones is not None else 0.1 + 0.9 * f, m))
-    clip = MotionClip(fps=MODEL_FPS, expression=motion.expression, expression_names=checkpoint.channel_names,
-                      jaw=motion.jaw, head=motion.head)
+    motion = generate_motion(
+        checkpoint,
+        mel,
+        phones,
+        options.seed,
+        pose,
+        expression_style,
+        pose_calibration=calibration,
+        progress=lambda f, m: report(0.4 + 0.6 * f if phones is not None else 0.1 + 0.9 * f, m),
+    )
+    clip = MotionClip(
+        fps=MODEL_FPS,
+        expression=motion.expression,
+        expression_names=checkpoint.channel_names,
+        jaw=motion.jaw,
+        head=motion.head,
+    )
     if fps != MODEL_FPS:
         clip = resample_clip(clip, fps)
-    clip = MotionClip(fps=fps, expression=clip.expression[:n_out], expression_names=clip.expression_names,
-                      jaw=clip.jaw[:n_out], head=clip.head[:n_out])
+    clip = MotionClip(
+        fps=fps,
+        expression=clip.expression[:n_out],
+        expression_names=clip.expression_names,
+        jaw=clip.jaw[:n_out],
+        head=clip.head[:n_out],
+    )
     if options.blinks:
         pauses = timeline if timeline is not None else pause_timeline(wave, SAMPLE_RATE, n_out, fps)
         clip = add_eye_motion(clip, eyes, options.seed, pauses)
@@ -125,9 +151,17 @@ def generate_clip(audio_path: str | Path, options: GenerateOptions = GenerateOpt
 
 
 @torch.inference_mode()
-def generate_motion(checkpoint: Checkpoint, mel: Tensor, phonetic: Tensor | None, seed: int, pose_style: Tensor,
-                    expression_style: Tensor | None = None, plan: ChunkPlan | None = None,
-                    progress: Progress | None = None, pose_calibration: PoseCalibration | None = None) -> Motion:
+def generate_motion(
+    checkpoint: Checkpoint,
+    mel: Tensor,
+    phonetic: Tensor | None,
+    seed: int,
+    pose_style: Tensor,
+    expression_style: Tensor | None = None,
+    plan: ChunkPlan | None = None,
+    progress: Progress | None = None,
+    pose_calibration: PoseCalibration | None = None,
+) -> Motion:
     """Motion at 25 fps for mel [T, 4, 80] and phonetic [T, 40] (None: mel only).
 
     pose_style [1, S] is PoseGPT's style vector; expression_style [1, S'] the expression model's (None: the average
@@ -137,22 +171,27 @@ def generate_motion(checkpoint: Checkpoint, mel: Tensor, phonetic: Tensor | None
     models = checkpoint.models
     plan = plan or ChunkPlan.for_checkpoint(checkpoint)
     device = next(models.parameters()).device
-    expression, jaw, pose_audio = expression_chunks(models.expression, mel.to(device),
-                                                    None if phonetic is None else phonetic.to(device),
-                                                    expression_style, plan, progress)
+    expression, jaw, pose_audio = expression_chunks(
+        models.expression,
+        mel.to(device),
+        None if phonetic is None else phonetic.to(device),
+        expression_style,
+        plan,
+        progress,
+    )
     head = head_motion(checkpoint, pose_audio, pose_style, seed, plan, progress)
     expression, jaw = expression.cpu().numpy(), jaw.cpu().numpy()
     if phonetic is not None:  # the lips close on every P, B, M fed in (backend/inference/lip_closure.py)
-        expression, jaw = close_bilabials(expression, jaw, phonetic.cpu().numpy(), checkpoint.channel_names,
-                                          MODEL_FPS)
-    head = head[:len(mel)].cpu().numpy()
+        expression, jaw = close_bilabials(expression, jaw, phonetic.cpu().numpy(), checkpoint.channel_names, MODEL_FPS)
+    head = head[: len(mel)].cpu().numpy()
     if pose_calibration is not None:
         head = pose_calibration.apply(head, MODEL_FPS)
     return Motion(expression, jaw, head)
 
 
-def expression_chunks(model, mel: Tensor, phonetic: Tensor | None, style: Tensor | None, plan: ChunkPlan,
-                      progress: Progress | None) -> tuple[Tensor, Tensor, Tensor]:
+def expression_chunks(
+    model, mel: Tensor, phonetic: Tensor | None, style: Tensor | None, plan: ChunkPlan, progress: Progress | None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Expression [T, C], jaw [T, 3] and the pose path's mel-only base features [T, D], chunk by chunk."""
     n = len(mel)
     windows = crossfade_windows(n, plan.expression_frames, plan.expression_overlap)
@@ -168,8 +207,11 @@ def expression_chunks(model, mel: Tensor, phonetic: Tensor | None, style: Tensor
         set_molora_scale(model, 0.0)
         base = model.encode_audio(chunk_mel, None)
         set_molora_scale(model, strength)  # a style's strength (backend/inference/style_files.py), 1 for a plain model
-        features = base if shared_encoder else model.encode_audio(
-            chunk_mel, None if phonetic is None else phonetic[None, start:end])
+        features = (
+            base
+            if shared_encoder
+            else model.encode_audio(chunk_mel, None if phonetic is None else phonetic[None, start:end])
+        )
         out = model.decode(features, style)
         if expression is None:
             expression, jaw = mel.new_zeros(n, out.expression.shape[-1]), mel.new_zeros(n, 3)
@@ -191,8 +233,9 @@ def has_active_adapters(model) -> bool:
     return any(layer.scale != 0.0 and bool(layer.molora.lora_B.any()) for layer in molora_layers(model))
 
 
-def head_motion(checkpoint: Checkpoint, pose_audio: Tensor, style: Tensor, seed: int, plan: ChunkPlan,
-                progress: Progress | None) -> Tensor:
+def head_motion(
+    checkpoint: Checkpoint, pose_audio: Tensor, style: Tensor, seed: int, plan: ChunkPlan, progress: Progress | None
+) -> Tensor:
     """Head rotation [ceil(T / 4) * 4, 3]: PoseGPT codes chunk by chunk, each prompted with the codes before it."""
     models = checkpoint.models
     factor = models.config.pose_vqvae.downsample
@@ -221,5 +264,5 @@ def decode_codes(vqvae, codes: Tensor) -> Tensor:
         first, end = max(0, start - _DECODE_OVERLAP_CODES), min(n, start + _DECODE_CHUNK_CODES + _DECODE_OVERLAP_CODES)
         pose = vqvae.decode(codes[None, first:end])[0]
         keep_end = min(start + _DECODE_CHUNK_CODES, n)
-        pieces.append(pose[(start - first) * factor:(keep_end - first) * factor])
+        pieces.append(pose[(start - first) * factor : (keep_end - first) * factor])
     return torch.cat(pieces)

@@ -7,7 +7,8 @@ there; this does the same to the generated motion, minimally:
 1. events: the runs of frames whose interval overlaps a P, B or M phone, read from the per-frame phone features the
    model was given (backend/audio/phonetic.py phone_features: the exact share of each frame's interval each phone
    covers, so even a 30 ms "p" between two 25 fps instants shows in the frame that holds it). A frame overlapping
-   the phone has its instant within half a frame of it, so inside the closure measure's window (backend/evaluation/metrics.py);
+   the phone has its instant within half a frame of it, so inside the closure measure's window
+   (backend/evaluation/metrics.py);
 2. in each event, the frame where the lips are nearest to closing must be pressed (lip separation <= -MARGIN_MM)
    and a neighbour must touch (<= 0), as in the corpus, whose closures hold for at least two frames: the stretch
    between them, 40 ms plus the few ms either side where interpolation stays under the 1 mm "closed" threshold, is
@@ -44,7 +45,8 @@ from backend.core.phones import BILABIALS
 # mostly a little past it (median -0.2 mm): a larger margin would touch most of its good closures for nothing.
 MARGIN_MM = 0.1
 # A neighbour closing with it lies within this of the phone, so the closed stretch stays inside the closure
-# measure's window (the phone +-40 ms, backend/evaluation/metrics.py) with room for a 24 fps frame, off the vowels around.
+# measure's window (the phone +-40 ms, backend/evaluation/metrics.py) with room for a 24 fps frame, off the
+# vowels around.
 NEIGHBOUR_REACH_S = 0.03
 WINDOW_S = 0.06  # half-width of the raised-cosine window that blends the correction into nearby frames
 # Channels that close the lips, in the order they are used; a pair moves together so the mouth stays symmetric.
@@ -53,8 +55,9 @@ _BILABIAL_COLUMNS = [FEATURE_PHONES.index(p) for p in sorted(BILABIALS)]
 _PARTIAL = 1.0 - 1e-3  # a phone share below this leaves room for another phone in the frame
 
 
-def close_bilabials(expression: np.ndarray, jaw: np.ndarray, phonetic: np.ndarray, channels: Sequence[str],
-                    fps: float) -> tuple[np.ndarray, np.ndarray]:
+def close_bilabials(
+    expression: np.ndarray, jaw: np.ndarray, phonetic: np.ndarray, channels: Sequence[str], fps: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(expression [T, C], jaw [T, 3]) with the lips closed on each bilabial of `phonetic` (phone features [T, 40]
     at `fps`); the inputs are not modified. Unchanged for channels other than the demo head's (module docstring)."""
     if not contract_channels(channels):
@@ -71,8 +74,9 @@ def close_bilabials(expression: np.ndarray, jaw: np.ndarray, phonetic: np.ndarra
             if separation[frame] > target:
                 spread = frame + offsets
                 inside = (spread >= 0) & (spread < len(separation))
-                removal[spread[inside]] = np.maximum(removal[spread[inside]],
-                                                     (separation[frame] - target) * window[inside])
+                removal[spread[inside]] = np.maximum(
+                    removal[spread[inside]], (separation[frame] - target) * window[inside]
+                )
     # the window closes neighbouring frames only down to pressed: it never squeezes closed lips further
     removal = np.minimum(removal, np.maximum(separation + MARGIN_MM, 0.0))
     if not removal.any():
@@ -80,8 +84,9 @@ def close_bilabials(expression: np.ndarray, jaw: np.ndarray, phonetic: np.ndarra
     return _remove_opening(expression, jaw, channels, removal)
 
 
-def _closing_neighbours(nearest: int, frames: np.ndarray, share: np.ndarray, separation: np.ndarray,
-                        fps: float) -> list[int]:
+def _closing_neighbours(
+    nearest: int, frames: np.ndarray, share: np.ndarray, separation: np.ndarray, fps: float
+) -> list[int]:
     """The frames beside `nearest` that close with it (step 2 of the module docstring): the nearer to closed of
     those within NEIGHBOUR_REACH_S of the phone; for a phone held in one frame (where in it is unknown), the nearer
     to closed, or both when the phone fills less than half the frame."""
@@ -105,13 +110,17 @@ def _bilabial_events(phonetic: np.ndarray, n_frames: int) -> list[tuple[np.ndarr
         for first, end in zip(edges[::2], edges[1::2]):
             cuts = [k for k in range(first + 1, end - 1) if share[k] < _PARTIAL]
             bounds = [first, *cuts, end - 1]
-            events += [(np.arange(a, b + 1), share[a:b + 1]) for a, b in zip(bounds[:-1], bounds[1:])
-                       if not (b == a + 1 and a in cuts and b in cuts)]  # two such frames in a row hold a gap
+            events += [
+                (np.arange(a, b + 1), share[a : b + 1])
+                for a, b in zip(bounds[:-1], bounds[1:])
+                if not (b == a + 1 and a in cuts and b in cuts)
+            ]  # two such frames in a row hold a gap
     return events
 
 
-def _remove_opening(expression: np.ndarray, jaw: np.ndarray, channels: Sequence[str],
-                    removal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _remove_opening(
+    expression: np.ndarray, jaw: np.ndarray, channels: Sequence[str], removal: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Take `removal` mm of lip opening away per frame: closing channels up to 1, then the jaw down to rest."""
     expression = np.array(expression, dtype=np.float64)
     jaw = np.array(jaw, dtype=np.float64)

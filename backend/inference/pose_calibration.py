@@ -34,8 +34,9 @@ class PoseCalibration:
 
     def at_strength(self, strength: float) -> PoseCalibration:
         """Strength 0 is no calibration, 1 the measured one, above 1 extrapolates (as the style vector does)."""
-        return PoseCalibration(1.0 + strength * (self.gain - 1.0), strength * self.offset,
-                               self.response.clamp_min(1e-6) ** strength)
+        return PoseCalibration(
+            1.0 + strength * (self.gain - 1.0), strength * self.offset, self.response.clamp_min(1e-6) ** strength
+        )
 
     def without_rhythm(self) -> PoseCalibration:
         return PoseCalibration(self.gain, self.offset, torch.ones_like(self.response))
@@ -48,9 +49,12 @@ class PoseCalibration:
     def to_report(self) -> dict:
         grid = np.arange(RESPONSE_BINS) * RESPONSE_STEP_HZ
         peaks = [float(grid[int(np.argmax(r))]) for r in self.response.numpy()]
-        return {"gain": [round(float(g), 4) for g in self.gain],
-                "offset_deg": [round(float(np.degrees(o)), 3) for o in self.offset],
-                "rhythm_boost_hz": peaks, "rhythm_boost": [round(float(r.max()), 3) for r in self.response]}
+        return {
+            "gain": [round(float(g), 4) for g in self.gain],
+            "offset_deg": [round(float(np.degrees(o)), 3) for o in self.offset],
+            "rhythm_boost_hz": peaks,
+            "rhythm_boost": [round(float(r.max()), 3) for r in self.response],
+        }
 
 
 def rhythm_filter(head: np.ndarray, fps: float, response: np.ndarray) -> np.ndarray:
@@ -58,9 +62,9 @@ def rhythm_filter(head: np.ndarray, fps: float, response: np.ndarray) -> np.ndar
     if np.all(response == 1.0) or len(head) < 2:
         return head
     pad = min(len(head) - 1, int(round(_PAD_S * fps)))
-    padded = np.concatenate([head[pad:0:-1], head, head[-2:-pad - 2:-1]]) if pad > 0 else head
+    padded = np.concatenate([head[pad:0:-1], head, head[-2 : -pad - 2 : -1]]) if pad > 0 else head
     spectrum = np.fft.rfft(padded, axis=0)
     frequencies = np.fft.rfftfreq(len(padded), 1.0 / fps)
     grid = np.arange(RESPONSE_BINS) * RESPONSE_STEP_HZ
     gains = np.stack([np.interp(frequencies, grid, r, right=1.0) for r in response], axis=1)
-    return np.fft.irfft(spectrum * gains, len(padded), axis=0)[pad:pad + len(head)]
+    return np.fft.irfft(spectrum * gains, len(padded), axis=0)[pad : pad + len(head)]

@@ -21,10 +21,12 @@ def pose_style_vector(checkpoint: Checkpoint, style: str | int | None) -> Tensor
     elif isinstance(style, int) or (isinstance(style, str) and style.isdigit()):
         index = int(style)
         if not 0 <= index < len(names):
-            raise AdaMeshError(f"pose style index {index} is out of range: this checkpoint has {len(names)} "
-                               f"(0 to {len(names) - 1})")
+            raise AdaMeshError(
+                f"pose style index {index} is out of range: this checkpoint has {len(names)} (0 to {len(names) - 1})"
+            )
     else:
-        raise AdaMeshError(f"unknown pose style {style!r}; this checkpoint has: "
-                           + ", ".join(f"{k} {s.name} ({s.kind})" for k, s in enumerate(checkpoint.pose_styles)))
+        raise AdaMeshError(
+            f"unknown pose style {style!r}; this checkpoint has: "
+            + ", ".join(f"{k} {s.name} ({s.kind})" for k, s in enumerate(checkpoint.pose_styles))
+        )
     return gpt.style_vectors(torch.tensor([index], device=gpt.style_embedding.weight.device))
-

@@ -2,11 +2,12 @@
 
 Tensors: `adapter.<name>` the MoLoRA tensors of the expression model (names as in its state dict), `head.<name>`
 the output head when the reference's channels are not the checkpoint's, `expression_style` [S] and `pose_style`
-[S'] (PoseGPT's style vector), `pose_gain` [3], `pose_offset` [3] and `pose_response` [3, F] (the per-axis head calibration,
-backend/inference/pose_calibration.py; format 2 on, a format-1 file reads as no calibration). Metadata (strings): `format` ("adamesh-style/2"), `checkpoint_hash` (of the
-checkpoint the style was adapted on: a style only fits that one), `channel_names`, `head_rank`, `name`,
-`reference_seconds`, `created` (ISO 8601, UTC), `eyes` (blink rate and duration, gaze spread), `retrieval` (how the
-pose style was found), `adaptation` (steps, losses, time). About 2 MB for the starter checkpoint.
+[S'] (PoseGPT's style vector), `pose_gain` [3], `pose_offset` [3] and `pose_response` [3, F] (the per-axis head
+calibration, backend/inference/pose_calibration.py; from format 2 on, a format-1 file reads as no calibration).
+Metadata (strings): `format` ("adamesh-style/2"), `checkpoint_hash` (of the checkpoint the style was adapted on: a
+style only fits that one), `channel_names`, `head_rank`, `name`, `reference_seconds`, `created` (ISO 8601, UTC),
+`eyes` (blink rate and duration, gaze spread), `retrieval` (how the pose style was found, fitted and calibrated),
+`adaptation` (steps, losses, time). About 2 MB for the starter checkpoint.
 
 Applying a style (`apply_style`) never touches the checkpoint it is given: the expression model is copied, so a
 worker can keep one checkpoint loaded and serve any style with it.
@@ -26,8 +27,8 @@ from torch import Tensor
 
 from backend.core.errors import AdaMeshError
 from backend.core.format_tags import check_format_tag
-from backend.inference.pose_calibration import RESPONSE_BINS, PoseCalibration
 from backend.eyes.eye_motion import EyeStyle
+from backend.inference.pose_calibration import RESPONSE_BINS, PoseCalibration
 from backend.inference.pose_styles import pose_style_vector
 from backend.models.checkpoint_file import Checkpoint
 from backend.models.molora import load_molora_state_dict, set_molora_scale
@@ -81,9 +82,13 @@ def save_style(path: str | Path, style: Style) -> None:
         raise StyleError(f"cannot write {path}: folder {path.parent} does not exist")
     tensors = {f"{_ADAPTER}{k}": v for k, v in style.adapter.items()}
     tensors |= {f"{_HEAD}{k}": v for k, v in style.head.items()}
-    tensors |= {"expression_style": style.expression_style, "pose_style": style.pose_style,
-                "pose_gain": style.pose_calibration.gain, "pose_offset": style.pose_calibration.offset,
-                "pose_response": style.pose_calibration.response}
+    tensors |= {
+        "expression_style": style.expression_style,
+        "pose_style": style.pose_style,
+        "pose_gain": style.pose_calibration.gain,
+        "pose_offset": style.pose_calibration.offset,
+        "pose_response": style.pose_calibration.response,
+    }
     metadata = {
         "format": STYLE_FORMAT,
         "checkpoint_hash": style.checkpoint_hash,
@@ -104,24 +109,31 @@ def load_style(path: str | Path, checkpoint: Checkpoint | None = None) -> Style:
     """Read a style file; with a checkpoint, also check that the style was made for it."""
     path = Path(path)
     tensors, metadata = read_tensors(path, "style file", StyleError)
-    check_format_tag(path, metadata.get("format"), STYLE_FORMAT, "style file", "Adapt Style", StyleError,
-                     _OLDER_READABLE)
+    check_format_tag(
+        path, metadata.get("format"), STYLE_FORMAT, "style file", "Adapt Style", StyleError, _OLDER_READABLE
+    )
     try:
         style = Style(
-            adapter={k[len(_ADAPTER):]: v for k, v in tensors.items() if k.startswith(_ADAPTER)},
-            head={k[len(_HEAD):]: v for k, v in tensors.items() if k.startswith(_HEAD)},
-            expression_style=tensors["expression_style"], pose_style=tensors["pose_style"],
+            adapter={k[len(_ADAPTER) :]: v for k, v in tensors.items() if k.startswith(_ADAPTER)},
+            head={k[len(_HEAD) :]: v for k, v in tensors.items() if k.startswith(_HEAD)},
+            expression_style=tensors["expression_style"],
+            pose_style=tensors["pose_style"],
             channel_names=tuple(json.loads(metadata["channel_names"])),
-            checkpoint_hash=metadata["checkpoint_hash"], checkpoint_name=metadata.get("checkpoint_name", ""),
+            checkpoint_hash=metadata["checkpoint_hash"],
+            checkpoint_name=metadata.get("checkpoint_name", ""),
             head_rank=json.loads(metadata["head_rank"]),
-            eyes=EyeStyle.from_dict(json.loads(metadata["eyes"])), name=metadata.get("name", ""),
-            reference_seconds=float(metadata["reference_seconds"]), created=metadata.get("created", ""),
+            eyes=EyeStyle.from_dict(json.loads(metadata["eyes"])),
+            name=metadata.get("name", ""),
+            reference_seconds=float(metadata["reference_seconds"]),
+            created=metadata.get("created", ""),
             retrieval=json.loads(metadata.get("retrieval", "{}")),
             adaptation=json.loads(metadata.get("adaptation", "{}")),
-            pose_calibration=_pose_calibration(tensors))
+            pose_calibration=_pose_calibration(tensors),
+        )
     except (KeyError, TypeError, ValueError) as error:
-        raise StyleError(f"{path}: its metadata or tensors are incomplete or damaged ({error!r}); adapt the style "
-                         "again") from None
+        raise StyleError(
+            f"{path}: its metadata or tensors are incomplete or damaged ({error!r}); adapt the style again"
+        ) from None
     if not style.adapter or not style.channel_names:
         raise StyleError(f"{path} holds no adapter weights or no channel names; adapt the style again")
     if checkpoint is not None:
@@ -136,8 +148,9 @@ def _pose_calibration(tensors: dict[str, Tensor]) -> PoseCalibration:
     gain, offset, response = (tensors[name] for name in names)
     shapes = (gain.shape, offset.shape, response.shape)
     if shapes != ((3,), (3,), (3, RESPONSE_BINS)) or not all(t.isfinite().all() for t in (gain, offset, response)):
-        raise ValueError(f"pose calibration of shapes {[tuple(x) for x in shapes]} (need finite [3], [3], "
-                         f"[3, {RESPONSE_BINS}])")
+        raise ValueError(
+            f"pose calibration of shapes {[tuple(x) for x in shapes]} (need finite [3], [3], [3, {RESPONSE_BINS}])"
+        )
     return PoseCalibration(gain.float(), offset.float(), response.float())
 
 
@@ -148,15 +161,17 @@ def check_style_fits(style: Style, checkpoint: Checkpoint, where: str | Path = "
         raise StyleError(
             f"{where} was adapted on checkpoint {_described(style.checkpoint_name, style.checkpoint_hash)}, but the "
             f"checkpoint in use is {_described(checkpoint.name, own)}; generate with the checkpoint it was made for, "
-            "or adapt the style again with this one")
+            "or adapt the style again with this one"
+        )
 
 
 def _described(name: str, digest: str) -> str:
     return f"{name} ({digest[:_HASH_SHOWN]}...)" if name else f"{digest[:_HASH_SHOWN]}..."
 
 
-def apply_style(checkpoint: Checkpoint, style: Style, expression_strength: float = 1.0,
-                pose_strength: float = 1.0) -> tuple[Checkpoint, Tensor, Tensor]:
+def apply_style(
+    checkpoint: Checkpoint, style: Style, expression_strength: float = 1.0, pose_strength: float = 1.0
+) -> tuple[Checkpoint, Tensor, Tensor]:
     """A checkpoint whose expression model carries the style, with the expression and pose style vectors [1, S].
 
     Strength 0 gives the base (adapters off, the average expression style, the default pose blend), 1 the style,
@@ -167,8 +182,10 @@ def apply_style(checkpoint: Checkpoint, style: Style, expression_strength: float
     """
     for name, value in (("expression", expression_strength), ("pose", pose_strength)):
         if not (math.isfinite(value) and 0.0 <= value <= MAX_STRENGTH):
-            raise StyleError(f"the {name} strength must lie in [0, {MAX_STRENGTH:g}] (0 = base, 1 = the style, above "
-                             f"1 exaggerates), got {value}")
+            raise StyleError(
+                f"the {name} strength must lie in [0, {MAX_STRENGTH:g}] (0 = base, 1 = the style, above "
+                f"1 exaggerates), got {value}"
+            )
     check_style_fits(style, checkpoint)
     device = checkpoint.audio_centroids.device
     models = copy.deepcopy(checkpoint.models)

@@ -18,5 +18,6 @@ class AdaMeshModels(nn.Module):
         self.config = config
         self.expression = ExpressionModel(config.expression)
         self.pose_vqvae = PoseVQVAE(config.pose_vqvae)
-        self.pose_gpt = PoseGPT(config.pose_gpt, n_codes=config.pose_vqvae.codebook_size,
-                                audio_dim=config.expression.d_model)
+        self.pose_gpt = PoseGPT(
+            config.pose_gpt, n_codes=config.pose_vqvae.codebook_size, audio_dim=config.expression.d_model
+        )

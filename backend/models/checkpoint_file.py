@@ -59,8 +59,11 @@ class Checkpoint:
 def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     """Write the checkpoint atomically (a temp file beside `path`, then renamed)."""
     tensors = dict(checkpoint.models.state_dict())
-    tensors |= {f"{_BANK_PREFIX}means": checkpoint.style_bank.means, f"{_BANK_PREFIX}counts": checkpoint.style_bank.counts,
-                f"{_BANK_PREFIX}audio_centroids": checkpoint.audio_centroids}
+    tensors |= {
+        f"{_BANK_PREFIX}means": checkpoint.style_bank.means,
+        f"{_BANK_PREFIX}counts": checkpoint.style_bank.counts,
+        f"{_BANK_PREFIX}audio_centroids": checkpoint.audio_centroids,
+    }
     metadata = {
         "format": CHECKPOINT_FORMAT,
         "config": checkpoint.config.to_json(),
@@ -78,9 +81,11 @@ def resolve_checkpoint(path: str | Path | None) -> Path:
     if path is not None:
         return Path(path)
     if not DEFAULT_CHECKPOINT.is_file():
-        raise CheckpointError(f"no checkpoint was named and the starter checkpoint {DEFAULT_CHECKPOINT} is not "
-                              "installed; name one (--checkpoint FILE, or the Checkpoint setting in the add-on's preferences), or "
-                              "reinstall AdaMesh, which ships it")
+        raise CheckpointError(
+            f"no checkpoint was named and the starter checkpoint {DEFAULT_CHECKPOINT} is not "
+            "installed; name one (--checkpoint FILE, or the Checkpoint setting in the add-on's preferences), or "
+            "reinstall AdaMesh, which ships it"
+        )
     return DEFAULT_CHECKPOINT
 
 
@@ -88,7 +93,9 @@ def load_checkpoint(path: str | Path | None = None, device: str | torch.device =
     """Read a checkpoint (the starter when `path` is None) onto `device`, in eval mode."""
     path = resolve_checkpoint(path)
     tensors, metadata = read_tensors(path, "checkpoint", CheckpointError)
-    check_format_tag(path, metadata.get("format"), CHECKPOINT_FORMAT, "checkpoint", "`python -m backend train`", CheckpointError)
+    check_format_tag(
+        path, metadata.get("format"), CHECKPOINT_FORMAT, "checkpoint", "`python -m backend train`", CheckpointError
+    )
     try:
         config = ModelConfig.from_json(metadata["config"])
         channel_names = tuple(json.loads(metadata["channel_names"]))
@@ -107,10 +114,22 @@ def load_checkpoint(path: str | Path | None = None, device: str | torch.device =
     except RuntimeError as error:
         first_line = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
         raise CheckpointError(f"{path}: its weights do not fit its own model config ({first_line})") from None
-    if len(channel_names) != config.expression.n_expression or len(pose_styles) != len(bank.means) or \
-            len(pose_styles) != config.pose_gpt.n_styles:
-        raise CheckpointError(f"{path}: channel names or pose styles disagree with the model's sizes; the file is "
-                              "damaged")
-    return Checkpoint(models.to(device).eval(), channel_names, pose_styles,
-                      PoseStyleMatrix(bank.means.to(device), bank.counts.to(device)), centroids.to(device),
-                      metadata.get("corpus_hash", ""), training, fps, path.name)
+    if (
+        len(channel_names) != config.expression.n_expression
+        or len(pose_styles) != len(bank.means)
+        or len(pose_styles) != config.pose_gpt.n_styles
+    ):
+        raise CheckpointError(
+            f"{path}: channel names or pose styles disagree with the model's sizes; the file is damaged"
+        )
+    return Checkpoint(
+        models.to(device).eval(),
+        channel_names,
+        pose_styles,
+        PoseStyleMatrix(bank.means.to(device), bank.counts.to(device)),
+        centroids.to(device),
+        metadata.get("corpus_hash", ""),
+        training,
+        fps,
+        path.name,
+    )

@@ -93,14 +93,24 @@ class ModelConfig:
     @classmethod
     def tiny(cls) -> ModelConfig:
         """Seconds-to-train sizes for tests and smoke runs; same structure as the starter."""
-        return cls().with_overrides({
-            "expression": {"d_model": 32, "n_heads": 2, "n_encoder_layers": 1, "n_decoder_layers": 1,
-                           "conv_kernel": 5, "dropout": 0.0, "style_dim": 8, "style_hidden": 16,
-                           "molora": {"ranks": (1, 2), "alpha": 2.0}},
-            "pose_vqvae": {"codebook_size": 16, "code_dim": 8, "hidden": 16, "n_res_blocks": 1},
-            "pose_gpt": {"d_model": 32, "n_heads": 2, "n_layers": 1, "dropout": 0.0, "n_styles": 3, "style_dim": 8},
-            "style_matrix": {"n_clusters": 4, "kmeans_iters": 10, "blend_top_k": 2},
-        })
+        return cls().with_overrides(
+            {
+                "expression": {
+                    "d_model": 32,
+                    "n_heads": 2,
+                    "n_encoder_layers": 1,
+                    "n_decoder_layers": 1,
+                    "conv_kernel": 5,
+                    "dropout": 0.0,
+                    "style_dim": 8,
+                    "style_hidden": 16,
+                    "molora": {"ranks": (1, 2), "alpha": 2.0},
+                },
+                "pose_vqvae": {"codebook_size": 16, "code_dim": 8, "hidden": 16, "n_res_blocks": 1},
+                "pose_gpt": {"d_model": 32, "n_heads": 2, "n_layers": 1, "dropout": 0.0, "n_styles": 3, "style_dim": 8},
+                "style_matrix": {"n_clusters": 4, "kmeans_iters": 10, "blend_top_k": 2},
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -25,8 +25,14 @@ def adapted_linear(d_in: int, d_out: int, molora: MoLoRAConfig) -> MoLoRALinear:
 class FeedForward(nn.Module):
     def __init__(self, d_model: int, mult: int, dropout: float):
         super().__init__()
-        self.net = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, mult * d_model), nn.SiLU(),
-                                 nn.Dropout(dropout), nn.Linear(mult * d_model, d_model), nn.Dropout(dropout))
+        self.net = nn.Sequential(
+            nn.LayerNorm(d_model),
+            nn.Linear(d_model, mult * d_model),
+            nn.SiLU(),
+            nn.Dropout(dropout),
+            nn.Linear(mult * d_model, d_model),
+            nn.Dropout(dropout),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -51,8 +57,9 @@ class SelfAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         b, t, d = x.shape
         x = self.norm(x)
-        q, k, v = (proj(x).view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2)
-                   for proj in (self.q, self.k, self.v))  # each [B, H, T, Dh]
+        q, k, v = (
+            proj(x).view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2) for proj in (self.q, self.k, self.v)
+        )  # each [B, H, T, Dh]
         cos, sin = rotary_cos_sin(0, t, d // self.n_heads, x.device)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
@@ -83,8 +90,9 @@ class ConvModule(nn.Module):
 class ConformerBlock(nn.Module):
     """x [B, T, D] -> [B, T, D]."""
 
-    def __init__(self, d_model: int, n_heads: int, ffn_mult: int, conv_kernel: int, dropout: float,
-                 molora: MoLoRAConfig):
+    def __init__(
+        self, d_model: int, n_heads: int, ffn_mult: int, conv_kernel: int, dropout: float, molora: MoLoRAConfig
+    ):
         super().__init__()
         self.ffn_in = FeedForward(d_model, ffn_mult, dropout)
         self.attention = SelfAttention(d_model, n_heads, dropout, molora)

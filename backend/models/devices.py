@@ -39,7 +39,7 @@ def select_device(name: str) -> torch.device:
 
 
 def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when present, else CPU; "cpu" / "cuda" as asked (a clear error when CUDA is missing). Training
+    """ "auto" -> CUDA when present, else CPU; "cpu" / "cuda" as asked (a clear error when CUDA is missing). Training
     uses this one (it has no MPS path: DDP and some of its kernels need CUDA or the CPU)."""
     import torch
 

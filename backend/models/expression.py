@@ -64,9 +64,12 @@ class StyleEncoder(nn.Module):
         super().__init__()
         h = config.style_hidden
         self.convs = nn.Sequential(
-            nn.Conv1d(config.n_expression + 3, h, 5, padding=2), nn.GELU(),
-            nn.Conv1d(h, h, 5, padding=2, stride=2), nn.GELU(),  # 12.5 Hz: style is slower than phones
-            nn.Conv1d(h, h, 5, padding=2), nn.GELU(),
+            nn.Conv1d(config.n_expression + 3, h, 5, padding=2),
+            nn.GELU(),
+            nn.Conv1d(h, h, 5, padding=2, stride=2),
+            nn.GELU(),  # 12.5 Hz: style is slower than phones
+            nn.Conv1d(h, h, 5, padding=2),
+            nn.GELU(),
         )
         self.proj = nn.Linear(h, config.style_dim)
 
@@ -80,8 +83,11 @@ class ExpressionHead(nn.Module):
 
     def __init__(self, d_model: int, n_channels: int, rank: int | None):
         super().__init__()
-        self.net = nn.Linear(d_model, n_channels) if rank is None else nn.Sequential(
-            nn.Linear(d_model, rank, bias=False), nn.Linear(rank, n_channels))
+        self.net = (
+            nn.Linear(d_model, n_channels)
+            if rank is None
+            else nn.Sequential(nn.Linear(d_model, rank, bias=False), nn.Linear(rank, n_channels))
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -96,8 +102,7 @@ class ExpressionModel(nn.Module):
         d = config.d_model
 
         def block() -> ConformerBlock:
-            return ConformerBlock(d, config.n_heads, config.ffn_mult, config.conv_kernel, config.dropout,
-                                  config.molora)
+            return ConformerBlock(d, config.n_heads, config.ffn_mult, config.conv_kernel, config.dropout, config.molora)
 
         self.front_end = AudioFrontEnd(config)
         self.encoder = nn.ModuleList(block() for _ in range(config.n_encoder_layers))

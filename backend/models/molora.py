@@ -33,8 +33,9 @@ class LowRankExperts(nn.Module):
     lora_B [out, R], gate: gate_features -> N experts.
     """
 
-    def __init__(self, a_shape: tuple[int, ...], out_features: int, gate_features: int, ranks: Sequence[int],
-                 alpha: float):
+    def __init__(
+        self, a_shape: tuple[int, ...], out_features: int, gate_features: int, ranks: Sequence[int], alpha: float
+    ):
         super().__init__()
         if not ranks or any(r < 1 for r in ranks):
             raise ValueError(f"MoLoRA ranks must be positive integers, got {tuple(ranks)}")
@@ -50,8 +51,9 @@ class LowRankExperts(nn.Module):
         expert_of_column = torch.repeat_interleave(torch.arange(len(ranks)), torch.tensor(ranks))
         # peft's alpha / r per expert. Both buffers derive from the config, so a style file does not carry them.
         self.register_buffer("expert_of_column", expert_of_column, persistent=False)
-        self.register_buffer("column_scaling", alpha / torch.tensor(ranks, dtype=torch.float32)[expert_of_column],
-                             persistent=False)
+        self.register_buffer(
+            "column_scaling", alpha / torch.tensor(ranks, dtype=torch.float32)[expert_of_column], persistent=False
+        )
         self.ranks = tuple(ranks)
 
     def expert_weights(self, tokens: Tensor) -> Tensor:
@@ -127,8 +129,13 @@ class MoLoRAConv1d(nn.Module):
         membership = F.one_hot(experts.expert_of_column, n_experts).to(x.dtype)  # [R, N]
         # Every expert's depthwise kernels, W_i[c] = sum over its columns j of B[c, j] (alpha / r_i) A[j]: [C, N, k]
         kernels = torch.einsum("cj,ji,jk->cik", experts.lora_B * experts.column_scaling, membership, experts.lora_A)
-        per_expert = F.conv1d(x, kernels.reshape(channels * n_experts, 1, -1), padding=base.padding,
-                              dilation=base.dilation, groups=channels)  # [B, C * N, T], channel-major
+        per_expert = F.conv1d(
+            x,
+            kernels.reshape(channels * n_experts, 1, -1),
+            padding=base.padding,
+            dilation=base.dilation,
+            groups=channels,
+        )  # [B, C * N, T], channel-major
         gate = experts.expert_weights(x.transpose(1, 2)).transpose(1, 2)  # [B, N, T]
         return (per_expert.view(x.shape[0], channels, n_experts, -1) * gate[:, None]).sum(dim=2)
 
@@ -164,8 +171,11 @@ def load_molora_state_dict(model: nn.Module, state: Mapping[str, Tensor]) -> Non
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     misshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    problems = [f"{len(keys)} {what} (e.g. {keys[0]})" for keys, what in
-                ((missing, "missing"), (unexpected, "unexpected"), (misshaped, "with another shape")) if keys]
+    problems = [
+        f"{len(keys)} {what} (e.g. {keys[0]})"
+        for keys, what in ((missing, "missing"), (unexpected, "unexpected"), (misshaped, "with another shape"))
+        if keys
+    ]
     if problems:
         raise ValueError("MoLoRA state does not fit this model: " + "; ".join(problems))
     model.load_state_dict(dict(state), strict=False)

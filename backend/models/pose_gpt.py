@@ -52,8 +52,9 @@ class CausalSelfAttention(nn.Module):
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if past is not None:
             k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=past is None,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=past is None, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out(y.transpose(1, 2).reshape(b, t, d)), (k, v)
 
 
@@ -118,9 +119,16 @@ class PoseGPT(nn.Module):
         return logits
 
     @torch.no_grad()
-    def generate(self, audio: Tensor, style: Tensor, temperature: float = 1.0, top_p: float = 0.9,
-                 generator: torch.Generator | None = None, prompt: Tensor | None = None,
-                 use_cache: bool = True) -> Tensor:
+    def generate(
+        self,
+        audio: Tensor,
+        style: Tensor,
+        temperature: float = 1.0,
+        top_p: float = 0.9,
+        generator: torch.Generator | None = None,
+        prompt: Tensor | None = None,
+        use_cache: bool = True,
+    ) -> Tensor:
         """Sample codes [B, N] for audio [B, N, A] and style [B, S].
 
         temperature 0 picks the most likely code; top_p keeps the smallest set of codes holding that much
@@ -140,9 +148,9 @@ class PoseGPT(nn.Module):
         cache: KVCache | None = None
         for step in range(start, n):
             if cache is None:  # the whole prefix: every step without a cache; with one, the first (BOS + prompt)
-                x = self.code_embedding(previous[:, :step + 1]) + conditioning[:, :step + 1]
+                x = self.code_embedding(previous[:, : step + 1]) + conditioning[:, : step + 1]
             else:
-                x = self.code_embedding(previous[:, step:step + 1]) + conditioning[:, step:step + 1]
+                x = self.code_embedding(previous[:, step : step + 1]) + conditioning[:, step : step + 1]
             logits, cache = self._run(x, cache)
             if not use_cache:
                 cache = None

@@ -50,8 +50,7 @@ class EMAQuantizer(nn.Module):
     def nearest(self, z: Tensor) -> Tensor:
         """z [..., D] -> indices [...] of the nearest codes (squared Euclidean distance)."""
         flat = z.reshape(-1, z.shape[-1])
-        distances = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.codebook.T
-                     + self.codebook.pow(2).sum(1)[None, :])
+        distances = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.codebook.T + self.codebook.pow(2).sum(1)[None, :]
         return distances.argmin(dim=1).view(z.shape[:-1])
 
     def lookup(self, indices: Tensor) -> Tensor:
@@ -111,8 +110,12 @@ class EMAQuantizer(nn.Module):
 class ResidualBlock(nn.Module):
     def __init__(self, channels: int, dilation: int):
         super().__init__()
-        self.net = nn.Sequential(nn.GELU(), nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation),
-                                 nn.GELU(), nn.Conv1d(channels, channels, 1))
+        self.net = nn.Sequential(
+            nn.GELU(),
+            nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation),
+            nn.GELU(),
+            nn.Conv1d(channels, channels, 1),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.net(x)
@@ -120,7 +123,7 @@ class ResidualBlock(nn.Module):
 
 def _residual_stack(channels: int, n_blocks: int) -> list[nn.Module]:
     # Dilations 1, 3, 9, ... widen the receptive field cheaply (as in Jukebox's encoders).
-    return [ResidualBlock(channels, 3 ** i) for i in range(n_blocks)]
+    return [ResidualBlock(channels, 3**i) for i in range(n_blocks)]
 
 
 class VQVAEOutput(NamedTuple):
@@ -133,7 +136,7 @@ class PoseVQVAE(nn.Module):
     def __init__(self, config: PoseVQVAEConfig):
         super().__init__()
         n_stages = round(math.log2(config.downsample))
-        if 2 ** n_stages != config.downsample:
+        if 2**n_stages != config.downsample:
             raise ValueError(f"downsample must be a power of two, got {config.downsample}")
         self.config = config
         h = config.hidden
@@ -142,21 +145,26 @@ class PoseVQVAE(nn.Module):
             encoder += [*_residual_stack(h, config.n_res_blocks), nn.Conv1d(h, h, 4, stride=2, padding=1)]
         encoder += [*_residual_stack(h, config.n_res_blocks), nn.GELU(), nn.Conv1d(h, config.code_dim, 1)]
         self.encoder = nn.Sequential(*encoder)
-        self.quantizer = EMAQuantizer(config.codebook_size, config.code_dim, config.ema_decay, config.commitment,
-                                      config.dead_code_threshold)
+        self.quantizer = EMAQuantizer(
+            config.codebook_size, config.code_dim, config.ema_decay, config.commitment, config.dead_code_threshold
+        )
         decoder: list[nn.Module] = [nn.Conv1d(config.code_dim, h, 3, padding=1)]
         for _ in range(n_stages):
             # Nearest upsampling then a conv: no checkerboard ripple, which on a head would read as tremor.
-            decoder += [*_residual_stack(h, config.n_res_blocks), nn.Upsample(scale_factor=2, mode="nearest"),
-                        nn.Conv1d(h, h, 3, padding=1)]
+            decoder += [
+                *_residual_stack(h, config.n_res_blocks),
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv1d(h, h, 3, padding=1),
+            ]
         decoder += [*_residual_stack(h, config.n_res_blocks), nn.GELU(), nn.Conv1d(h, 3, 3, padding=1)]
         self.decoder = nn.Sequential(*decoder)
 
     def encoder_outputs(self, pose: Tensor) -> Tensor:
         """Pre-quantisation features (what the style matrix averages): pose [B, T, 3] -> z [B, T/downsample, D]."""
         if pose.dim() != 3 or pose.shape[-1] != 3 or pose.shape[1] % self.config.downsample:
-            raise ValueError(f"pose must be [B, T, 3] with T a multiple of {self.config.downsample}, "
-                             f"got {tuple(pose.shape)}")
+            raise ValueError(
+                f"pose must be [B, T, 3] with T a multiple of {self.config.downsample}, got {tuple(pose.shape)}"
+            )
         velocity = torch.diff(pose, dim=1, prepend=pose[:, :1]) * self.config.fps  # rad/s
         # velocity / 2 pi: a 1 Hz nod has the same input size as its angle.
         features = torch.cat((pose, velocity / (2 * math.pi)), dim=-1) / self.config.pose_scale  # [B, T, 6]

@@ -10,8 +10,9 @@ import torch
 from torch import Tensor
 
 
-def rotary_cos_sin(start: int, length: int, head_dim: int, device: torch.device | None = None,
-                   base: float = 10000.0) -> tuple[Tensor, Tensor]:
+def rotary_cos_sin(
+    start: int, length: int, head_dim: int, device: torch.device | None = None, base: float = 10000.0
+) -> tuple[Tensor, Tensor]:
     """cos and sin for positions start .. start+length-1: each [length, head_dim]."""
     inv_freq = base ** (-torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim)
     angles = torch.arange(start, start + length, device=device, dtype=torch.float32)[:, None] * inv_freq

@@ -32,12 +32,14 @@ def assign_clusters(features: Tensor, centroids: Tensor) -> Tensor:
     return torch.cdist(features, centroids).argmin(dim=1)
 
 
-def fit_audio_clusters(features: Tensor, n_clusters: int, iters: int,
-                       generator: torch.Generator | None = None) -> Tensor:
+def fit_audio_clusters(
+    features: Tensor, n_clusters: int, iters: int, generator: torch.Generator | None = None
+) -> Tensor:
     """k-means (k-means++ seeding, then Lloyd) on code-rate audio features [N, F] -> centroids [K, F]."""
     if len(features) < n_clusters:
-        raise ValueError(f"need at least {n_clusters} feature vectors to fit {n_clusters} clusters, "
-                         f"got {len(features)}")
+        raise ValueError(
+            f"need at least {n_clusters} feature vectors to fit {n_clusters} clusters, got {len(features)}"
+        )
     features = features.float()
     first = torch.randint(len(features), (1,), generator=generator)
     centroids = [features[first[0]]]
@@ -65,8 +67,10 @@ def fit_audio_clusters(features: Tensor, n_clusters: int, iters: int,
 def build_style_matrix(audio_features: Tensor, encoder_outputs: Tensor, centroids: Tensor) -> PoseStyleMatrix:
     """Code-aligned audio features [N, F] and VQ-encoder outputs [N, D] of one person -> their matrix [K, D]."""
     if len(audio_features) != len(encoder_outputs):
-        raise ValueError(f"audio features ({len(audio_features)}) and encoder outputs ({len(encoder_outputs)}) "
-                         "must be aligned code by code")
+        raise ValueError(
+            f"audio features ({len(audio_features)}) and encoder outputs ({len(encoder_outputs)}) "
+            "must be aligned code by code"
+        )
     n_clusters = len(centroids)
     assignment = assign_clusters(audio_features.float(), centroids)
     counts = torch.bincount(assignment, minlength=n_clusters).float()

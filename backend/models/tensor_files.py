@@ -52,8 +52,10 @@ def read_metadata(path: Path, what: str, error: type[AdaMeshError]) -> dict[str,
             raise not_safetensors if size else error(f"{path} is empty; it is not a {what}")
         if header_length > _MAX_HEADER_BYTES or start[8:9] not in (b"{", b""):
             raise not_safetensors
-        truncated = error(f"{path} is truncated ({size} bytes): the {what} was not completely written or "
-                          "copied; replace it with a complete copy")
+        truncated = error(
+            f"{path} is truncated ({size} bytes): the {what} was not completely written or "
+            "copied; replace it with a complete copy"
+        )
         if 8 + header_length > size:
             raise truncated
         file.seek(8)
@@ -64,8 +66,11 @@ def read_metadata(path: Path, what: str, error: type[AdaMeshError]) -> dict[str,
         raise error(f"{path} has a damaged header; it is not a usable {what}") from None
     if not isinstance(header, dict):
         raise not_safetensors
-    ends = [entry["data_offsets"][1] for name, entry in header.items()
-            if name != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry]
+    ends = [
+        entry["data_offsets"][1]
+        for name, entry in header.items()
+        if name != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry
+    ]
     if ends and 8 + header_length + max(ends) > size:
         raise truncated
     metadata = header.get("__metadata__") or {}

@@ -78,8 +78,16 @@ def _vowel(**targets: float) -> Viseme:
 
 _BILABIAL = dict(jaw=0.02, jaw_dominance=0.7, lip_dominance=1.3, shape_dominance=0.15)
 _LABIODENTAL = dict(jaw=0.03, upper_up=0.45, jaw_dominance=1.2, lip_dominance=0.8, shape_dominance=0.2)
-_POSTALVEOLAR = dict(jaw=0.06, funnel=0.45, pucker=0.25, upper_up=0.2, lower_down=0.15,
-                     jaw_dominance=0.6, lip_dominance=0.5, shape_dominance=0.7)
+_POSTALVEOLAR = dict(
+    jaw=0.06,
+    funnel=0.45,
+    pucker=0.25,
+    upper_up=0.2,
+    lower_down=0.15,
+    jaw_dominance=0.6,
+    lip_dominance=0.5,
+    shape_dominance=0.7,
+)
 _SIBILANT = dict(jaw=0.04, spread=0.2, lower_down=0.05, jaw_dominance=0.7, lip_dominance=0.3, shape_dominance=0.3)
 _ALVEOLAR = dict(jaw=0.08, jaw_dominance=0.35, lip_dominance=0.15, shape_dominance=0.1)
 _VELAR = dict(jaw=0.09, jaw_dominance=0.3, lip_dominance=0.1, shape_dominance=0.1)
@@ -202,8 +210,12 @@ def _coarticulate(segments: list[_Segment], fps: float, n_frames: int, rng: np.r
         in_pause_after = np.maximum(t - pause_after, 0.0)
         before = np.maximum(core_start - t, 0.0) - in_pause_before
         after = np.maximum(t - core_end, 0.0) - in_pause_after
-        decay = (anticipation * before + np.maximum(anticipation, _PAUSE_RATE) * in_pause_before
-                 + carry_over * after + np.maximum(carry_over, _PAUSE_RATE) * in_pause_after)
+        decay = (
+            anticipation * before
+            + np.maximum(anticipation, _PAUSE_RATE) * in_pause_before
+            + carry_over * after
+            + np.maximum(carry_over, _PAUSE_RATE) * in_pause_after
+        )
         group_dominance = dominance * np.exp(-decay)  # [n, 3]
         d = group_dominance[:, _GROUP]  # [n, P]
         weighted[first:last] += d * targets

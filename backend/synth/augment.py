@@ -127,9 +127,7 @@ def equalise(audio: np.ndarray, sample_rate: int, gains_db: tuple[float, ...]) -
     return signal.fftconvolve(audio, taps, mode="same").astype(np.float32)
 
 
-def reverberate(
-    audio: np.ndarray, sample_rate: int, rt60: float, wet: float, rng: np.random.Generator
-) -> np.ndarray:
+def reverberate(audio: np.ndarray, sample_rate: int, rt60: float, wet: float, rng: np.random.Generator) -> np.ndarray:
     """A synthetic room: exponentially decaying noise (60 dB down after rt60) behind the dry direct path.
 
     The direct path stays at time zero, so reverberation smears the sound forward without delaying its onsets.

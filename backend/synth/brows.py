@@ -41,8 +41,11 @@ def add_brow_raises(
 
     left_share = 1.0 + rng.normal(0.0, 0.05)
     out = np.array(expression, dtype=np.float32, copy=True)
-    for name, level in (("browInnerUp", 0.7 * raise_level), ("browOuterUpLeft", left_share * raise_level),
-                        ("browOuterUpRight", (2.0 - left_share) * raise_level)):
+    for name, level in (
+        ("browInnerUp", 0.7 * raise_level),
+        ("browOuterUpLeft", left_share * raise_level),
+        ("browOuterUpRight", (2.0 - left_share) * raise_level),
+    ):
         column = CHANNEL_INDEX[name]
         out[:, column] = np.maximum(out[:, column], np.clip(level, 0.0, 1.0))
     return out

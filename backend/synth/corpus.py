@@ -15,9 +15,11 @@ workers. `index.json` is written last and atomically: a folder without it is an 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,9 +60,11 @@ class Speaker:
     pose: PoseStyle
 
     def to_dict(self) -> dict:
-        return {"voice": self.voice.to_dict(),
-                "expression_style": {"kind": self.expression_kind, **self.expression.to_dict()},
-                "pose_style": {"kind": self.pose_kind, **self.pose.to_dict()}}
+        return {
+            "voice": self.voice.to_dict(),
+            "expression_style": {"kind": self.expression_kind, **self.expression.to_dict()},
+            "pose_style": {"kind": self.pose_kind, **self.pose.to_dict()},
+        }
 
 
 @dataclass(frozen=True)
@@ -99,12 +103,11 @@ def build_corpus(out: str | Path, spec: CorpusSpec, workers: int = 2) -> dict:
     target_s = spec.minutes * 60.0
     utterances: list[dict] = []
     total_s, started = 0.0, time.monotonic()
-    context = multiprocessing.get_context("spawn")  # libespeak-ng is process-global state: never fork it
-    with context.Pool(max(1, workers)) as pool, tqdm(total=round(target_s), unit="s speech", desc="synth") as bar:
+    with _job_runner(workers) as run, tqdm(total=round(target_s), unit="s speech", desc="synth") as bar:
         while total_s < target_s:
             remaining_jobs = math.ceil((target_s - total_s) / (UTTERANCES_PER_JOB * TYPICAL_UTTERANCE_S))
             jobs = plan_jobs(rng, out, spec, speakers, len(utterances), count=min(JOBS_PER_ROUND, remaining_jobs))
-            for rendered in pool.imap(render_job, jobs):
+            for rendered in run(render_job, jobs):
                 for utterance in rendered:
                     utterances.append(utterance)
                     total_s += utterance["duration"]
@@ -112,8 +115,14 @@ def build_corpus(out: str | Path, spec: CorpusSpec, workers: int = 2) -> dict:
     wall = time.monotonic() - started
     index = {
         "format": CORPUS_FORMAT,
-        "spec": {"minutes": spec.minutes, "seed": spec.seed, "speakers": spec.speakers, "fps": spec.fps,
-                 "split": spec.split, "engines": list(engines)},
+        "spec": {
+            "minutes": spec.minutes,
+            "seed": spec.seed,
+            "speakers": spec.speakers,
+            "fps": spec.fps,
+            "split": spec.split,
+            "engines": list(engines),
+        },
         "sample_rate": SAMPLE_RATE,
         "channels": list(CHANNELS),
         "speakers": {speaker.id: speaker.to_dict() for speaker in speakers},
@@ -122,9 +131,23 @@ def build_corpus(out: str | Path, spec: CorpusSpec, workers: int = 2) -> dict:
         "synthesis_wall_seconds": round(wall, 1),
     }
     write_json_atomically(out / "index.json", index)
-    print(f"synth: {total_s / 60:.1f} min of speech, {len(utterances)} utterances in {wall:.0f} s "
-          f"({total_s / wall:.1f}x real time) -> {out}")
+    print(
+        f"synth: {total_s / 60:.1f} min of speech, {len(utterances)} utterances in {wall:.0f} s "
+        f"({total_s / wall:.1f}x real time) -> {out}"
+    )
     return index
+
+
+@contextlib.contextmanager
+def _job_runner(workers: int) -> Iterator[Callable]:
+    """map() over render jobs: in this process for one worker (no process start-up; also where a spawned process
+    cannot start, as in the bpy module, whose Python is not a plain interpreter), else a pool of fresh processes."""
+    if workers <= 1:
+        yield map
+        return
+    context = multiprocessing.get_context("spawn")  # libespeak-ng is process-global state: never fork it
+    with context.Pool(workers) as pool:
+        yield pool.imap
 
 
 def available_engines(requested: tuple[str, ...]) -> tuple[str, ...]:
@@ -219,17 +242,38 @@ def render_utterance(job: Job, plan: UtterancePlan, speech) -> dict:
     audio = apply_channel(audio, SAMPLE_RATE, plan.augmentation, rng)
 
     names = {kind: f"{kind}/{plan.id}" for kind in ("audio", "phones", "motion", "flame")}
-    paths = {"audio": names["audio"] + ".wav", "phones": names["phones"] + ".json",
-             "motion": names["motion"] + ".npz", "flame": names["flame"] + ".npz"}
+    paths = {
+        "audio": names["audio"] + ".wav",
+        "phones": names["phones"] + ".json",
+        "motion": names["motion"] + ".npz",
+        "flame": names["flame"] + ".npz",
+    }
     soundfile.write(job.out / paths["audio"], audio, SAMPLE_RATE, subtype="PCM_16")
     save_timeline(phones, job.out / paths["phones"])
-    save_clip(MotionClip(fps=job.fps, expression=expression, expression_names=CHANNELS, jaw=jaw, head=head),
-              job.out / paths["motion"])
-    save_clip(MotionClip(fps=job.fps, expression=lift_to_flame(expression), expression_names=FLAME_EXPRESSION_NAMES,
-                         jaw=jaw, head=head), job.out / paths["flame"])
-    return {"id": plan.id, "speaker": job.speaker.id, "text": plan.text, "engine": job.speaker.voice.engine,
-            "duration": round(duration, 4), "n_frames": n_frames, **paths,
-            "augmentation": plan.augmentation.to_dict()}
+    save_clip(
+        MotionClip(fps=job.fps, expression=expression, expression_names=CHANNELS, jaw=jaw, head=head),
+        job.out / paths["motion"],
+    )
+    save_clip(
+        MotionClip(
+            fps=job.fps,
+            expression=lift_to_flame(expression),
+            expression_names=FLAME_EXPRESSION_NAMES,
+            jaw=jaw,
+            head=head,
+        ),
+        job.out / paths["flame"],
+    )
+    return {
+        "id": plan.id,
+        "speaker": job.speaker.id,
+        "text": plan.text,
+        "engine": job.speaker.voice.engine,
+        "duration": round(duration, 4),
+        "n_frames": n_frames,
+        **paths,
+        "augmentation": plan.augmentation.to_dict(),
+    }
 
 
 def pin_timeline_end(phones, duration: float):

@@ -72,49 +72,169 @@ ACCENT_PHONEME_TABLES = {
 # A tuple of two splits espeak's one unit evenly (r-coloured vowels, syllabic consonants, triphthongs).
 _GENERAL_AMERICAN: dict[str, tuple[str, ...]] = {
     # pauses other than the "_..." ones (see to_arpabet): "||" ends a word, "1" is a code; neither is ever spoken
-    "||": (SILENCE,), "1": (SILENCE,),
+    "||": (SILENCE,),
+    "1": (SILENCE,),
     # vowels: monophthongs
-    "a": ("AE",), "a2": ("AE",), "a#2": ("AE",), "a/": ("AE",), "aa": ("AE",),  # TRAP, BATH
-    "A:": ("AA",), "A#": ("AA",), "A~": ("AA",), "0": ("AA",), "0#": ("AA",),  # PALM, LOT
-    "O": ("AO",), "O2": ("AO",), "O:": ("AO",), "O~": ("AO",),  # CLOTH, THOUGHT
-    "V": ("AH",), "02": ("AH",), "@": ("AH",), "@#": ("AH",), "@-": ("AH",), "@2": ("AH",), "a#": ("AH",),
-    "E": ("EH",), "E#": ("EH",), "E2": ("EH",), "e": ("EH",), "e#": ("EH",),  # DRESS
-    "I": ("IH",), "I#": ("IH",), "I2": ("IH",), "I2#": ("IH",),  # KIT
-    "i": ("IY",), "i:": ("IY",),  # happY, FLEECE
-    "U": ("UH",), "@5": ("UH",),  # FOOT; @5 is the vowel of "to" before a vowel
-    "u": ("UW",), "u:": ("UW",),  # GOOSE
-    "3": ("ER",), "3:": ("ER",), "IR": ("ER",), "VR": ("ER",),  # lettER, NURSE
+    "a": ("AE",),
+    "a2": ("AE",),
+    "a#2": ("AE",),
+    "a/": ("AE",),
+    "aa": ("AE",),  # TRAP, BATH
+    "A:": ("AA",),
+    "A#": ("AA",),
+    "A~": ("AA",),
+    "0": ("AA",),
+    "0#": ("AA",),  # PALM, LOT
+    "O": ("AO",),
+    "O2": ("AO",),
+    "O:": ("AO",),
+    "O~": ("AO",),  # CLOTH, THOUGHT
+    "V": ("AH",),
+    "02": ("AH",),
+    "@": ("AH",),
+    "@#": ("AH",),
+    "@-": ("AH",),
+    "@2": ("AH",),
+    "a#": ("AH",),
+    "E": ("EH",),
+    "E#": ("EH",),
+    "E2": ("EH",),
+    "e": ("EH",),
+    "e#": ("EH",),  # DRESS
+    "I": ("IH",),
+    "I#": ("IH",),
+    "I2": ("IH",),
+    "I2#": ("IH",),  # KIT
+    "i": ("IY",),
+    "i:": ("IY",),  # happY, FLEECE
+    "U": ("UH",),
+    "@5": ("UH",),  # FOOT; @5 is the vowel of "to" before a vowel
+    "u": ("UW",),
+    "u:": ("UW",),  # GOOSE
+    "3": ("ER",),
+    "3:": ("ER",),
+    "IR": ("ER",),
+    "VR": ("ER",),  # lettER, NURSE
     # diphthongs
-    "eI": ("EY",), "e:": ("EY",), "aI": ("AY",), "aI2": ("AY",), "OI": ("OY",), "aU": ("AW",),
-    "oU": ("OW",), "oU#": ("OW",), "o": ("OW",), "o:": ("OW",),
+    "eI": ("EY",),
+    "e:": ("EY",),
+    "aI": ("AY",),
+    "aI2": ("AY",),
+    "OI": ("OY",),
+    "aU": ("AW",),
+    "oU": ("OW",),
+    "oU#": ("OW",),
+    "o": ("OW",),
+    "o:": ("OW",),
     # r-coloured vowels and triphthongs
-    "A@": ("AA", "R"), "O@": ("AO", "R"), "o@": ("AO", "R"), "e@": ("EH", "R"), "i@3": ("IH", "R"),
-    "U@": ("UH", "R"), "i@": ("IY", "AH"), "aI@": ("AY", "ER"), "aI3": ("AY", "ER"), "aU@": ("AW", "ER"),
+    "A@": ("AA", "R"),
+    "O@": ("AO", "R"),
+    "o@": ("AO", "R"),
+    "e@": ("EH", "R"),
+    "i@3": ("IH", "R"),
+    "U@": ("UH", "R"),
+    "i@": ("IY", "AH"),
+    "aI@": ("AY", "ER"),
+    "aI3": ("AY", "ER"),
+    "aU@": ("AW", "ER"),
     # syllabic consonants: a schwa and the consonant, as the CMU dictionary writes "bottle", "button"
-    "@L": ("AH", "L"), "l-": ("AH", "L"), "m-": ("AH", "M"), "n-": ("AH", "N"), "N-": ("AH", "NG"),
+    "@L": ("AH", "L"),
+    "l-": ("AH", "L"),
+    "m-": ("AH", "M"),
+    "n-": ("AH", "N"),
+    "N-": ("AH", "NG"),
     # stops; the glottal stop and the flap stand for the /t/ they realise ("button", "letter")
-    "p": ("P",), "b": ("B",), "t": ("T",), "t2": ("T",), "t#": ("T",), "t[": ("T",), "d#": ("T",), "?": ("T",),
-    "*": ("T",), "d": ("D",), "d[": ("D",), "k": ("K",), "c": ("K",), "q": ("K",), "g": ("G",), "J": ("JH",),
-    "tS": ("CH",), "tS;": ("CH",), "dZ": ("JH",), "dZ;": ("JH",),
+    "p": ("P",),
+    "b": ("B",),
+    "t": ("T",),
+    "t2": ("T",),
+    "t#": ("T",),
+    "t[": ("T",),
+    "d#": ("T",),
+    "?": ("T",),
+    "*": ("T",),
+    "d": ("D",),
+    "d[": ("D",),
+    "k": ("K",),
+    "c": ("K",),
+    "q": ("K",),
+    "g": ("G",),
+    "J": ("JH",),
+    "tS": ("CH",),
+    "tS;": ("CH",),
+    "dZ": ("JH",),
+    "dZ;": ("JH",),
     # fricatives (devoiced z#, z/2 sound as s)
-    "f": ("F",), "v": ("V",), "v#": ("V",), "B": ("B",), "T": ("TH",), "D": ("DH",),
-    "s": ("S",), "z#": ("S",), "z/2": ("S",), "z": ("Z",),
-    "S": ("SH",), "S;": ("SH",), "s.": ("SH",), "s;": ("SH",), "Z": ("ZH",), "Z;": ("ZH",), "z.": ("ZH",),
-    "z;": ("ZH",), "h": ("HH",), "C": ("HH",), "#X1": ("HH",), "x": ("K",), "X": ("K",), "Q": ("G",), "Q^": ("G",),
+    "f": ("F",),
+    "v": ("V",),
+    "v#": ("V",),
+    "B": ("B",),
+    "T": ("TH",),
+    "D": ("DH",),
+    "s": ("S",),
+    "z#": ("S",),
+    "z/2": ("S",),
+    "z": ("Z",),
+    "S": ("SH",),
+    "S;": ("SH",),
+    "s.": ("SH",),
+    "s;": ("SH",),
+    "Z": ("ZH",),
+    "Z;": ("ZH",),
+    "z.": ("ZH",),
+    "z;": ("ZH",),
+    "h": ("HH",),
+    "C": ("HH",),
+    "#X1": ("HH",),
+    "x": ("K",),
+    "X": ("K",),
+    "Q": ("G",),
+    "Q^": ("G",),
     "J^": ("Y",),
     # nasals
-    "m": ("M",), "n": ("N",), "n.": ("N",), "n^": ("N",), "N": ("NG",),
+    "m": ("M",),
+    "n": ("N",),
+    "n.": ("N",),
+    "n^": ("N",),
+    "N": ("NG",),
     # liquids and glides ("r-" is the linking r; ";" marks palatalisation)
-    "l": ("L",), "L": ("L",), "L/": ("L",), "l/": ("L",), "l/2": ("L",), "l/3": ("L",), "l.": ("L",),
-    "l^": ("L",), "l#": ("L",), "r": ("R",), "r-": ("R",), "r/": ("R",), "r.": ("R",), "R": ("R",),
-    "R2": ("R",), "R3": ("R",), "r\"": ("R",), "Q\"": ("R",), "**": ("R",),
-    "w": ("W",), "w#": ("W",), "j": ("Y",), ";": ("Y",),
+    "l": ("L",),
+    "L": ("L",),
+    "L/": ("L",),
+    "l/": ("L",),
+    "l/2": ("L",),
+    "l/3": ("L",),
+    "l.": ("L",),
+    "l^": ("L",),
+    "l#": ("L",),
+    "r": ("R",),
+    "r-": ("R",),
+    "r/": ("R",),
+    "r.": ("R",),
+    "R": ("R",),
+    "R2": ("R",),
+    "R3": ("R",),
+    'r"': ("R",),
+    'Q"': ("R",),
+    "**": ("R",),
+    "w": ("W",),
+    "w#": ("W",),
+    "j": ("Y",),
+    ";": ("Y",),
 }
 
 # Where an accent sounds different from General American (from espeak's own IPA for each table).
 _NON_RHOTIC = {
-    "3": ("AH",), "A@": ("AA",), "O@": ("AO",), "o@": ("AO",), "e@": ("EH", "AH"), "i@3": ("IY", "AH"),
-    "U@": ("UH", "AH"), "aI@": ("AY", "AH"), "aI3": ("AY", "AH"), "aU@": ("AW", "AH"),
+    "3": ("AH",),
+    "A@": ("AA",),
+    "O@": ("AO",),
+    "o@": ("AO",),
+    "e@": ("EH", "AH"),
+    "i@3": ("IY", "AH"),
+    "U@": ("UH", "AH"),
+    "aI@": ("AY", "AH"),
+    "aI3": ("AY", "AH"),
+    "aU@": ("AW", "AH"),
 }
 _BRITISH = {"A#": ("AE",), "O2": ("AA",)}  # "pasta" with the TRAP vowel, CLOTH with the LOT vowel
 _ACCENT_DIFFERENCES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -126,7 +246,8 @@ _ACCENT_DIFFERENCES: dict[str, dict[str, tuple[str, ...]]] = {
     "en-wm": _NON_RHOTIC | _BRITISH | {"V": ("UH",), "02": ("UH",), "e@": ("ER",), "aI": ("OY",)},
     # Scottish English is rhotic, but espeak writes its r after these vowels as a phoneme of its own
     "en-sc": _BRITISH | {"A@": ("AA",), "O@": ("AO",), "o@": ("OW",), "e@": ("EH",), "i@3": ("IH",)},
-    "en-wi": _NON_RHOTIC | _BRITISH
+    "en-wi": _NON_RHOTIC
+    | _BRITISH
     | {"T": ("T",), "D": ("D",), "A@": ("AA", "AH"), "O@": ("AO", "AH"), "o@": ("OW", "AH")},
 }
 PHONE_MAPS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -162,8 +283,16 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-    lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-                                 ctypes.c_uint, ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p]
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.POINTER(ctypes.c_uint),
+        ctypes.c_void_p,
+    ]
     lib.espeak_Info.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
     lib.espeak_Info.restype = ctypes.c_char_p
 
@@ -173,13 +302,17 @@ def espeak_parameters(rate: float, pitch: float, pitch_range: float) -> tuple[in
     and a pitch-range factor, each relative to the voice's normal."""
     words_per_minute = round(NORMAL_WORDS_PER_MINUTE * rate)
     if not 80 <= words_per_minute <= MAX_WORDS_PER_MINUTE:
-        raise SynthError(f"espeak rate {rate} gives {words_per_minute} words/min; keep it within "
-                         f"80..{MAX_WORDS_PER_MINUTE} (rate 0.46..2.57)")
+        raise SynthError(
+            f"espeak rate {rate} gives {words_per_minute} words/min; keep it within "
+            f"80..{MAX_WORDS_PER_MINUTE} (rate 0.46..2.57)"
+        )
     pitch_step = round(50 + pitch / SEMITONES_PER_PITCH_STEP)
     range_step = round(50 * pitch_range)
     if not (0 <= pitch_step <= 100 and 0 <= range_step <= 100):
-        raise SynthError(f"espeak pitch {pitch:+.1f} semitones / range x{pitch_range} is out of espeak's scale; "
-                         "keep pitch within -10..+10 semitones and range within 0..2")
+        raise SynthError(
+            f"espeak pitch {pitch:+.1f} semitones / range x{pitch_range} is out of espeak's scale; "
+            "keep pitch within -10..+10 semitones and range within 0..2"
+        )
     return words_per_minute, pitch_step, range_step
 
 
@@ -212,13 +345,16 @@ class Espeak:
         try:
             lib = ctypes.CDLL(LIBRARY)
         except OSError as error:
-            raise SynthError(f"cannot load {LIBRARY} ({error}); install it (Debian: apt-get install espeak-ng)")
+            raise SynthError(
+                f"cannot load {LIBRARY} ({error}); install it (Debian: apt-get install espeak-ng)"
+            ) from None
         try:
             _declare(lib)
             sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS)
             if sample_rate <= 0:
-                raise SynthError("espeak-ng failed to initialise (is espeak-ng-data installed? "
-                                 "apt-get install espeak-ng)")
+                raise SynthError(
+                    "espeak-ng failed to initialise (is espeak-ng-data installed? apt-get install espeak-ng)"
+                )
             try:
                 lib.espeak_SetSynthCallback(self._callback)
                 yield lib, sample_rate
@@ -243,8 +379,9 @@ class Espeak:
         `strict` makes an espeak phoneme missing from our ARPAbet table an error (tests) instead of a warning.
         """
         if voice not in ACCENT_PHONEME_TABLES:
-            raise SynthError(f"espeak voice {voice!r} is not one we can map to ARPAbet; "
-                             f"choose from {sorted(ACCENT_PHONEME_TABLES)}")
+            raise SynthError(
+                f"espeak voice {voice!r} is not one we can map to ARPAbet; choose from {sorted(ACCENT_PHONEME_TABLES)}"
+            )
         if variant is not None and not (self.data_folder / "voices" / "!v" / variant).is_file():
             raise SynthError(f"espeak-ng has no voice variant {variant!r} in {self.data_folder}/voices/!v")
         if not text.strip():
@@ -260,8 +397,9 @@ class Espeak:
                 for parameter, value in ((_RATE, words_per_minute), (_PITCH, pitch_step), (_RANGE, range_step)):
                     lib.espeak_SetParameter(parameter, value, 0)
                 self._chunks, self._events = [], []
-                status = lib.espeak_Synth(encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE,
-                                          None, None)
+                status = lib.espeak_Synth(
+                    encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None
+                )
             if status != _EE_OK:
                 raise SynthError(f"espeak-ng failed to synthesise {text[:40]!r} (error {status})")
             samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)

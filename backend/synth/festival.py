@@ -39,14 +39,23 @@ _SEGMENT_MARK, _UTTERANCE_MARK = "adamesh-segment", "adamesh-utterance"
 
 # Festival's "radio" phone set (radio_phones.scm) in ARPAbet; the syllabic ones as in backend/synth/espeak.py.
 RADIO_TO_ARPABET: dict[str, tuple[str, ...]] = {
-    **{phone: (phone.upper(),) for phone in (
-        "aa ae ah ao aw ay b ch d dh eh er ey f g hh ih iy jh k l m n ng ow oy p r s sh t th uh uw v w y z zh"
-    ).split()},
-    "ax": ("AH",), "axr": ("ER",), "hv": ("HH",),
+    **{
+        phone: (phone.upper(),)
+        for phone in (
+            "aa ae ah ao aw ay b ch d dh eh er ey f g hh ih iy jh k l m n ng ow oy p r s sh t th uh uw v w y z zh"
+        ).split()
+    },
+    "ax": ("AH",),
+    "axr": ("ER",),
+    "hv": ("HH",),
     "dx": ("T",),  # the flap of "butter", written T as the CMU dictionary does
     "nx": ("N",),  # the nasal flap of "winner"
-    "el": ("AH", "L"), "em": ("AH", "M"), "en": ("AH", "N"),
-    "pau": (SILENCE,), "h#": (SILENCE,), "brth": (SILENCE,),
+    "el": ("AH", "L"),
+    "em": ("AH", "M"),
+    "en": ("AH", "N"),
+    "pau": (SILENCE,),
+    "h#": (SILENCE,),
+    "brth": (SILENCE,),
 }
 
 log = logging.getLogger(__name__)
@@ -59,8 +68,9 @@ def _installed_voices() -> frozenset[str] | str:
     if shutil.which(FESTIVAL) is None:
         return "festival is not installed (Debian: apt-get install festival)"
     try:
-        done = subprocess.run([FESTIVAL, "--pipe"], input="(print (voice.list))\n", capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run(
+            [FESTIVAL, "--pipe"], input="(print (voice.list))\n", capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"festival does not run: {error}"
     if done.returncode != 0:
@@ -100,8 +110,9 @@ def synthesize_batch(
     if reason:
         raise SynthError(reason)
     if not 0.5 <= rate <= 2.0 or not -12.0 <= pitch <= 12.0:
-        raise SynthError(f"Festival rate {rate} / pitch {pitch:+} semitones out of range; keep rate in 0.5..2 and "
-                         "pitch in -12..+12")
+        raise SynthError(
+            f"Festival rate {rate} / pitch {pitch:+} semitones out of range; keep rate in 0.5..2 and pitch in -12..+12"
+        )
     if pitch and not shifts_pitch(voice):
         raise SynthError(f"Festival voice {voice} cannot change its pitch; give pitch 0")
     if not texts:
@@ -111,14 +122,17 @@ def synthesize_batch(
         script = Path(folder) / "batch.scm"
         script.write_text(_script(texts, waves, voice, rate, pitch))
         try:
-            done = subprocess.run([FESTIVAL, "-b", str(script)], capture_output=True, text=True,
-                                  timeout=60 + 10 * len(texts))
+            done = subprocess.run(
+                [FESTIVAL, "-b", str(script)], capture_output=True, text=True, timeout=60 + 10 * len(texts)
+            )
         except subprocess.TimeoutExpired:
-            raise SynthError(f"festival ({voice}) did not finish {len(texts)} sentences in time")
+            raise SynthError(f"festival ({voice}) did not finish {len(texts)} sentences in time") from None
         segments = _parse_segments(done.stdout)
         if done.returncode != 0 or len(segments) != len(texts) or not all(w.is_file() for w in waves):
-            raise SynthError(f"festival ({voice}) failed after {len(segments)} of {len(texts)} sentences: "
-                             f"{(done.stderr or done.stdout).strip()[-400:]}")
+            raise SynthError(
+                f"festival ({voice}) failed after {len(segments)} of {len(texts)} sentences: "
+                f"{(done.stderr or done.stdout).strip()[-400:]}"
+            )
         return [_speech(wave, ends, strict) for wave, ends in zip(waves, segments)]
 
 

@@ -91,7 +91,7 @@ def _phrase_ends(speaking: np.ndarray, fps: float) -> np.ndarray:
     talking = speaking > 0.5
     stops = np.flatnonzero(talking[:-1] & ~talking[1:]) + 1
     span = max(1, int(round(_PAUSE_MIN_S * fps)))
-    return np.array([k / fps for k in stops if not talking[k:k + span].any() and k + span <= len(talking)])
+    return np.array([k / fps for k in stops if not talking[k : k + span].any() and k + span <= len(talking)])
 
 
 def _beat_pulse(since_onset: np.ndarray) -> np.ndarray:

@@ -109,18 +109,56 @@ EXPRESSION_PRESETS: dict[str, ExpressionStyle] = {
 }
 
 POSE_PRESETS: dict[str, PoseStyle] = {
-    "still": PoseStyle(nod_deg=0.4, tilt_deg=0.3, sway_deg=0.4, loudness_coupling=0.1, pitch_coupling=0.1,
-                       idle_drift_deg=0.3),
-    "nodder": PoseStyle(nod_deg=1.5, nod_hz=1.1, tilt_deg=0.6, sway_deg=0.8, loudness_coupling=0.9,
-                        pitch_coupling=0.4, idle_drift_deg=0.6),
-    "tilter": PoseStyle(nod_deg=0.8, tilt_deg=3.0, tilt_hz=0.35, sway_deg=0.8, loudness_coupling=0.3,
-                        pitch_coupling=0.3, idle_drift_deg=0.6),
-    "swayer": PoseStyle(nod_deg=0.8, tilt_deg=0.8, sway_deg=4.0, sway_hz=0.25, loudness_coupling=0.3,
-                        pitch_coupling=0.2, idle_drift_deg=0.8),
-    "energetic": PoseStyle(nod_deg=3.0, nod_hz=1.4, tilt_deg=2.0, tilt_hz=0.5, sway_deg=3.0, sway_hz=0.35,
-                           loudness_coupling=1.0, pitch_coupling=0.7, idle_drift_deg=1.0),
-    "leaner": PoseStyle(nod_deg=1.0, tilt_deg=1.0, sway_deg=1.0, loudness_coupling=0.4, pitch_coupling=0.3,
-                        idle_drift_deg=0.5, tilt_hold_deg=6.0),
+    "still": PoseStyle(
+        nod_deg=0.4, tilt_deg=0.3, sway_deg=0.4, loudness_coupling=0.1, pitch_coupling=0.1, idle_drift_deg=0.3
+    ),
+    "nodder": PoseStyle(
+        nod_deg=1.5,
+        nod_hz=1.1,
+        tilt_deg=0.6,
+        sway_deg=0.8,
+        loudness_coupling=0.9,
+        pitch_coupling=0.4,
+        idle_drift_deg=0.6,
+    ),
+    "tilter": PoseStyle(
+        nod_deg=0.8,
+        tilt_deg=3.0,
+        tilt_hz=0.35,
+        sway_deg=0.8,
+        loudness_coupling=0.3,
+        pitch_coupling=0.3,
+        idle_drift_deg=0.6,
+    ),
+    "swayer": PoseStyle(
+        nod_deg=0.8,
+        tilt_deg=0.8,
+        sway_deg=4.0,
+        sway_hz=0.25,
+        loudness_coupling=0.3,
+        pitch_coupling=0.2,
+        idle_drift_deg=0.8,
+    ),
+    "energetic": PoseStyle(
+        nod_deg=3.0,
+        nod_hz=1.4,
+        tilt_deg=2.0,
+        tilt_hz=0.5,
+        sway_deg=3.0,
+        sway_hz=0.35,
+        loudness_coupling=1.0,
+        pitch_coupling=0.7,
+        idle_drift_deg=1.0,
+    ),
+    "leaner": PoseStyle(
+        nod_deg=1.0,
+        tilt_deg=1.0,
+        sway_deg=1.0,
+        loudness_coupling=0.4,
+        pitch_coupling=0.3,
+        idle_drift_deg=0.5,
+        tilt_hold_deg=6.0,
+    ),
 }
 # The main rhythm of each kind is drawn over the range people show (log-uniform amplitude in degrees and frequency
 # in Hz), not jittered about the preset: training styles then cover 0.5-10 degree nods, tilts and sways at 0.2-2 Hz,
@@ -184,13 +222,30 @@ def _sample_pose(rng: np.random.Generator, kind: str) -> PoseStyle:
         pitch_coupling=_clip(p.pitch_coupling * _factor(rng, 0.15), 0.0, 1.0),
         idle_drift_deg=_clip(p.idle_drift_deg * _factor(rng, 0.15), 0.0, 3.0),
     )
-    jittered = [getattr(pose, name) for name in ("nod_deg", "nod_hz", "tilt_deg", "tilt_hz", "sway_deg", "sway_hz",
-                                                 "loudness_coupling", "pitch_coupling", "idle_drift_deg")]
+    jittered = [
+        getattr(pose, name)
+        for name in (
+            "nod_deg",
+            "nod_hz",
+            "tilt_deg",
+            "tilt_hz",
+            "sway_deg",
+            "sway_hz",
+            "loudness_coupling",
+            "pitch_coupling",
+            "idle_drift_deg",
+        )
+    ]
     extra = np.random.default_rng(np.frombuffer(np.array(jittered, np.float64).tobytes(), np.uint32))
     pose = replace(pose, pause_coupling=float(extra.uniform(0.0, 1.0)))
     for axis, low_deg, high_deg, low_hz, high_hz in _MAIN_RHYTHMS.get(kind, ()):
-        pose = replace(pose, **{f"{axis}_deg": _log_uniform(extra, low_deg, high_deg),
-                                f"{axis}_hz": _log_uniform(extra, low_hz, high_hz)})
+        pose = replace(
+            pose,
+            **{
+                f"{axis}_deg": _log_uniform(extra, low_deg, high_deg),
+                f"{axis}_hz": _log_uniform(extra, low_hz, high_hz),
+            },
+        )
     if p.tilt_hold_deg:
         pose = replace(pose, tilt_hold_deg=float(extra.choice([-1.0, 1.0])) * _log_uniform(extra, *_HOLD_DEG))
     return pose

@@ -48,8 +48,9 @@ def timeline_from_segments(
     starts = [start for _, start in segments] + [n_samples]
     for (phones, start), end in zip(segments, starts[1:]):
         if not 0 <= start <= end <= n_samples:
-            raise SynthError(f"speech engine gave phone times out of order or past the audio: {start}..{end} "
-                             f"of {n_samples} samples")
+            raise SynthError(
+                f"speech engine gave phone times out of order or past the audio: {start}..{end} of {n_samples} samples"
+            )
         for k, phone in enumerate(phones):
             bounds.append((phone, start + (end - start) * k // len(phones)))
     bounds.append(("", n_samples))

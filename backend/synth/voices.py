@@ -97,11 +97,14 @@ def sample_voice(rng: np.random.Generator, split: str, engines: tuple[str, ...] 
     if not engines or set(engines) - set(ENGINES):
         raise SynthError(f"engines must be a non-empty subset of {ENGINES}, got {engines}")
     split_festival_voices = TEST_FESTIVAL_VOICES if split == "test" else TRAIN_FESTIVAL_VOICES
-    festival_names = [name for name in split_festival_voices
-                      if "festival" in engines and festival_unavailable_reason(name) is None]
+    festival_names = [
+        name for name in split_festival_voices if "festival" in engines and festival_unavailable_reason(name) is None
+    ]
     if "espeak" not in engines and not festival_names:
-        raise SynthError(f"none of the {split} split's Festival voices {split_festival_voices} is installed; "
-                         "use espeak or install them (see backend/synth/festival.py VOICES)")
+        raise SynthError(
+            f"none of the {split} split's Festival voices {split_festival_voices} is installed; "
+            "use espeak or install them (see backend/synth/festival.py VOICES)"
+        )
     if festival_names and ("espeak" not in engines or rng.random() < FESTIVAL_SHARE):
         name = festival_names[int(rng.integers(len(festival_names)))]
         rate, pitch = round(float(rng.uniform(*RATE_RANGE)), 3), round(float(rng.uniform(*PITCH_RANGE)), 2)
@@ -121,8 +124,10 @@ def sample_voice(rng: np.random.Generator, split: str, engines: tuple[str, ...] 
 def synthesize(voice: VoiceSpec, texts: Sequence[str]) -> list[Speech]:
     """Speaks each text with `voice`; Festival renders the whole list in one process (its start-up is slow)."""
     if voice.engine == "espeak":
-        return [espeak_synthesize(text, voice.name, voice.variant, voice.rate, voice.pitch, voice.pitch_range)
-                for text in texts]
+        return [
+            espeak_synthesize(text, voice.name, voice.variant, voice.rate, voice.pitch, voice.pitch_range)
+            for text in texts
+        ]
     if voice.engine == "festival":
         return synthesize_batch(texts, voice.name, voice.rate, voice.pitch)
     raise SynthError(f"unknown speech engine {voice.engine!r}; choose espeak or festival")

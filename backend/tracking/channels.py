@@ -15,8 +15,13 @@ def clip_from_fit(weights: np.ndarray, shape_names: tuple[str, ...], rotations: 
     expression = weights @ channel_weights(shape_names).T
     jaw = np.zeros((len(weights), 3), dtype=np.float32)
     jaw[:, 0] = weights[:, shape_names.index(JAW_SHAPE)] * JAW_OPEN_RADIANS
-    return MotionClip(fps=float(fps), expression=expression.astype(np.float32), expression_names=CHANNELS,
-                      jaw=jaw, head=relative_to_rest(rotations))
+    return MotionClip(
+        fps=float(fps),
+        expression=expression.astype(np.float32),
+        expression_names=CHANNELS,
+        jaw=jaw,
+        head=relative_to_rest(rotations),
+    )
 
 
 def relative_to_rest(rotations: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import sys
 def _show(what: str):
     def show(fraction: float, message: str) -> None:
         print(f"\r{what} {fraction:4.0%} {message:<70}", end="", file=sys.stderr, flush=True)
+
     return show
 
 
@@ -30,8 +31,10 @@ def run_track(args: argparse.Namespace) -> None:
 
     save_clip(tracked.clip, args.out)
     clip = tracked.clip
-    print(f"wrote {args.out}: {clip.n_frames} frames at {clip.fps:g} fps ({tracked.start:.2f}-{tracked.stop:.2f} s of "
-          f"the video), {len(clip.expression_names)} channels, jaw and head")
+    print(
+        f"wrote {args.out}: {clip.n_frames} frames at {clip.fps:g} fps ({tracked.start:.2f}-{tracked.stop:.2f} s of "
+        f"the video), {len(clip.expression_names)} channels, jaw and head"
+    )
     for note in tracked.notes:
         print(f"note: {note}")
     if not tracked.has_audio:

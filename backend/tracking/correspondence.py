@@ -11,17 +11,78 @@ import numpy as np
 
 MEDIAPIPE_68 = (
     # face contour 0..16 (from the subject's right ear to the left)
-    (127,), (234,), (93,), (132, 58), (58, 172), (136,), (150,), (176,), (152,), (400,), (379,), (365,),
-    (397, 288), (361,), (323,), (454,), (356,),
+    (127,),
+    (234,),
+    (93,),
+    (132, 58),
+    (58, 172),
+    (136,),
+    (150,),
+    (176,),
+    (152,),
+    (400,),
+    (379,),
+    (365,),
+    (397, 288),
+    (361,),
+    (323,),
+    (454,),
+    (356,),
     # brows 17..26 (subject's right, then left)
-    (70,), (63,), (105,), (66,), (107,), (336,), (296,), (334,), (293,), (300,),
+    (70,),
+    (63,),
+    (105,),
+    (66,),
+    (107,),
+    (336,),
+    (296,),
+    (334,),
+    (293,),
+    (300,),
     # nose bridge 27..30, nostrils 31..35
-    (168, 6), (197, 195), (5,), (4,), (75,), (97,), (2,), (326,), (305,),
+    (168, 6),
+    (197, 195),
+    (5,),
+    (4,),
+    (75,),
+    (97,),
+    (2,),
+    (326,),
+    (305,),
     # eyes 36..41 (subject's right: outer corner, upper lid, inner corner, lower lid), 42..47 (left)
-    (33,), (160,), (158,), (133,), (153,), (144,), (362,), (385,), (387,), (263,), (373,), (380,),
+    (33,),
+    (160,),
+    (158,),
+    (133,),
+    (153,),
+    (144,),
+    (362,),
+    (385,),
+    (387,),
+    (263,),
+    (373,),
+    (380,),
     # outer lip 48..59 from the right corner over the upper lip, inner lip 60..67
-    (61,), (39,), (37,), (0,), (267,), (269,), (291,), (405,), (314,), (17,), (84,), (181,),
-    (78,), (82,), (13,), (312,), (308,), (317,), (14,), (87,),
+    (61,),
+    (39,),
+    (37,),
+    (0,),
+    (267,),
+    (269,),
+    (291,),
+    (405,),
+    (314,),
+    (17,),
+    (84,),
+    (181,),
+    (78,),
+    (82,),
+    (13,),
+    (312,),
+    (308,),
+    (317,),
+    (14,),
+    (87,),
 )
 
 FITTED = np.arange(17, 68)  # every landmark but the contour
@@ -36,6 +97,7 @@ EYELIDS = {"left": (386, 374, 362, 263), "right": (159, 145, 33, 133)}
 def landmarks68(points: np.ndarray) -> np.ndarray:
     """[..., 478, 3] MediaPipe points -> [..., 68, 3] Multi-PIE landmarks."""
     return np.stack([points[..., list(indices), :].mean(axis=-2) for indices in MEDIAPIPE_68], axis=-2)
+
 
 # MediaPipe points beyond the 68 that see what the lips cannot: the chin and the skin under the lower lip (the jaw
 # behind closed lips), the cheeks (a smile lifts them). They follow the ICT vertex nearest to where MediaPipe puts

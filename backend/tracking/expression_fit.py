@@ -64,9 +64,12 @@ def fit_face(model: FaceModel, observed: np.ndarray, progress: Callable[[float],
                 shape_images = (basis @ pose.rotation.T)[:, :, :2].reshape(n_shapes, -1).T
                 moved = moved.reshape(-1)
                 prior = SMOOTHING * previous / np.sqrt(SMOOTHING + SHRINKAGE)
-                weights[t] = lsq_linear(np.vstack([shape_images, regulariser]),
-                                        np.concatenate([moved, prior]),
-                                        bounds=(0.0, 1.0), method="bvls").x
+                weights[t] = lsq_linear(
+                    np.vstack([shape_images, regulariser]),
+                    np.concatenate([moved, prior]),
+                    bounds=(0.0, 1.0),
+                    method="bvls",
+                ).x
                 shaped = neutral + np.tensordot(weights[t], basis, axes=1)
             poses[t], previous = pose, weights[t]
             residual[t] = np.sqrt((((image - pose.project(shaped)) / pose.scale) ** 2).sum(axis=1).mean())
@@ -79,8 +82,14 @@ def fit_face(model: FaceModel, observed: np.ndarray, progress: Callable[[float],
     return FaceFit(weights.astype(np.float32), rotations, residual.astype(np.float32), identity.astype(np.float32))
 
 
-def _fit_identity(model: FaceModel, poses: list[Pose], observed: np.ndarray, weights: np.ndarray,
-                  basis: np.ndarray, identity_basis: np.ndarray) -> np.ndarray:
+def _fit_identity(
+    model: FaceModel,
+    poses: list[Pose],
+    observed: np.ndarray,
+    weights: np.ndarray,
+    basis: np.ndarray,
+    identity_basis: np.ndarray,
+) -> np.ndarray:
     """Identity coefficients explaining what the expressions leave unexplained, over the clip (ridge)."""
     rows, targets = [], []
     for t, pose in enumerate(poses):
@@ -92,8 +101,15 @@ def _fit_identity(model: FaceModel, poses: list[Pose], observed: np.ndarray, wei
     return np.linalg.solve(gram, matrix.T @ target / len(poses))
 
 
-def _upper_face_offset(model: FaceModel, poses: list[Pose], observed: np.ndarray, weights: np.ndarray,
-                       basis: np.ndarray, identity_basis: np.ndarray, identity: np.ndarray) -> np.ndarray:
+def _upper_face_offset(
+    model: FaceModel,
+    poses: list[Pose],
+    observed: np.ndarray,
+    weights: np.ndarray,
+    basis: np.ndarray,
+    identity_basis: np.ndarray,
+    identity: np.ndarray,
+) -> np.ndarray:
     """[P, 3]: the median residual of the non-mouth points, turned back into the face's frame (depth unseen)."""
     person = np.tensordot(identity, identity_basis, axes=1)
     residuals = []

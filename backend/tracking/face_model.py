@@ -47,8 +47,9 @@ class FaceModel:
         pitch = np.degrees(np.arctan2(-forward[1], np.hypot(forward[0], forward[2])))
         (y0, y1, fy), (p0, p1, fp) = _cell(self.view_yaw, yaw), _cell(self.view_pitch, pitch)
         grid = self.view_templates
-        return ((1 - fy) * ((1 - fp) * grid[y0, p0] + fp * grid[y0, p1])
-                + fy * ((1 - fp) * grid[y1, p0] + fp * grid[y1, p1]))
+        return (1 - fy) * ((1 - fp) * grid[y0, p0] + fp * grid[y0, p1]) + fy * (
+            (1 - fp) * grid[y1, p0] + fp * grid[y1, p1]
+        )
 
     def points_of(self, mediapipe_points: np.ndarray) -> np.ndarray:
         """[..., 478, 3] -> [..., P, 3]: the model's points from MediaPipe's."""
@@ -82,8 +83,13 @@ def load_face_model(template_path: str | Path = TEMPLATE) -> FaceModel:
     vertices = np.concatenate([face.landmarks68[FITTED], nearest[list(EXTRA)]])
     kept = [face.expression_names.index(name) for name in FITTED_SHAPES]
     return FaceModel(
-        template=template, view_templates=views, view_yaw=view_yaw, view_pitch=view_pitch,
-        expressions=face.expression_basis(vertices)[kept], identities=face.identity_basis(vertices),
-        shape_names=FITTED_SHAPES, rigid=np.searchsorted(FITTED, RIGID),
+        template=template,
+        view_templates=views,
+        view_yaw=view_yaw,
+        view_pitch=view_pitch,
+        expressions=face.expression_basis(vertices)[kept],
+        identities=face.identity_basis(vertices),
+        shape_names=FITTED_SHAPES,
+        rigid=np.searchsorted(FITTED, RIGID),
         mouth=np.flatnonzero(template[:, 1] < subnasale),
     )

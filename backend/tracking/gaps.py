@@ -39,22 +39,27 @@ def choose_stretch(missing: np.ndarray, fps: float, name: str) -> Stretch:
     runs = spans(missing)
     share = missing.mean() if n_frames else 1.0
     if share > MAX_MISSING_SHARE:
-        raise VideoError(f"no face in {share:.0%} of {name} (at {_times(runs, fps)}); the tracker needs the face in "
-                         f"at least {1 - MAX_MISSING_SHARE:.0%} of the video: cut those parts out or pick another take")
+        raise VideoError(
+            f"no face in {share:.0%} of {name} (at {_times(runs, fps)}); the tracker needs the face in "
+            f"at least {1 - MAX_MISSING_SHARE:.0%} of the video: cut those parts out or pick another take"
+        )
     long_runs = [(a, b) for a, b in runs if (b - a) / fps > MAX_FILLED_GAP_S or a == 0 or b == n_frames]
     bounds = [0] + [edge for run in long_runs for edge in run] + [n_frames]
     pieces = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
     start, stop = max(pieces, key=lambda piece: piece[1] - piece[0])
     if (stop - start) / fps < MIN_FACE_SECONDS:
-        raise VideoError(f"{name} shows the face for at most {(stop - start) / fps:.1f} s in one stretch; Adapt Style "
-                         f"needs at least {MIN_FACE_SECONDS:g} s of the person talking (about 10 s is best)"
-                         + (f" (face lost at {_times(runs, fps)})" if runs else ""))
+        raise VideoError(
+            f"{name} shows the face for at most {(stop - start) / fps:.1f} s in one stretch; Adapt Style "
+            f"needs at least {MIN_FACE_SECONDS:g} s of the person talking (about 10 s is best)"
+            + (f" (face lost at {_times(runs, fps)})" if runs else "")
+        )
     notes = []
     inner_long = [(a, b) for a, b in long_runs if a != 0 and b != n_frames]
     if start > 0 or stop < n_frames:
-        notes.append(f"the face is tracked from {start / fps:.1f} to {stop / fps:.1f} s of {n_frames / fps:.1f} s"
-                     + (f" (lost for longer than {MAX_FILLED_GAP_S:g} s at {_times(inner_long, fps)})"
-                        if inner_long else ""))
+        notes.append(
+            f"the face is tracked from {start / fps:.1f} to {stop / fps:.1f} s of {n_frames / fps:.1f} s"
+            + (f" (lost for longer than {MAX_FILLED_GAP_S:g} s at {_times(inner_long, fps)})" if inner_long else "")
+        )
     filled = tuple((a, b) for a, b in runs if a >= start and b <= stop)
     if filled:
         notes.append(f"face lost briefly at {_times(list(filled), fps)}: bridged by interpolation")

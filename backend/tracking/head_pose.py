@@ -36,7 +36,7 @@ def umeyama(template: np.ndarray, observed: np.ndarray) -> tuple[float, np.ndarr
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
         sign[-1] = -1.0
     rotation = u @ np.diag(sign) @ vt
-    scale = float((singular * sign).sum() / ((centred_t ** 2).sum() / len(template)))
+    scale = float((singular * sign).sum() / ((centred_t**2).sum() / len(template)))
     return scale, rotation, mean_o - scale * rotation @ mean_t
 
 

@@ -38,7 +38,7 @@ def _dense(offsets: np.ndarray, vertex_ids: np.ndarray, deltas: np.ndarray, vert
     lookup[vertices] = np.arange(len(vertices))
     basis = np.zeros((len(offsets) - 1, len(vertices), 3), dtype=np.float32)
     for k in range(len(offsets) - 1):
-        ids, moves = vertex_ids[offsets[k]:offsets[k + 1]], deltas[offsets[k]:offsets[k + 1]]
+        ids, moves = vertex_ids[offsets[k] : offsets[k + 1]], deltas[offsets[k] : offsets[k + 1]]
         rows = lookup[ids]
         kept = rows >= 0
         basis[k, rows[kept]] = moves[kept].astype(np.float32)
@@ -56,8 +56,7 @@ def load_ict_face(path: str | Path = ASSET) -> ICTFace:
                 neutral=arrays["neutral"].astype(np.float32),
                 expression_names=tuple(str(name) for name in arrays["expression_names"]),
                 landmarks68=arrays["landmarks68"].astype(np.int64),
-                _expressions=(arrays["expression_offsets"], arrays["expression_vertices"],
-                              arrays["expression_deltas"]),
+                _expressions=(arrays["expression_offsets"], arrays["expression_vertices"], arrays["expression_deltas"]),
                 _identities=(arrays["identity_offsets"], arrays["identity_vertices"], arrays["identity_deltas"]),
             )
     except (OSError, KeyError, ValueError) as error:

@@ -20,8 +20,9 @@ from backend.core.errors import AdaMeshError
 
 N_POINTS = 478
 MAX_FACES = 4  # enough to notice other people in the picture and pick the main speaker
-INSTALL_HINT = ("install the face tracker (an optional extra, ~90 MB): "
-                "python -m pip install --no-deps -r requirements/tracking.txt")
+INSTALL_HINT = (
+    "install the face tracker (an optional extra, ~90 MB): python -m pip install --no-deps -r requirements/tracking.txt"
+)
 
 
 class TrackerMissingError(AdaMeshError):
@@ -51,8 +52,13 @@ def track_faces(frames: Iterable[np.ndarray], still: bool = False) -> Iterator[F
     """Landmarks of the largest face in each RGB frame; in video mode (the mesh follows the face across frames)
     unless `still` (every frame detected afresh: unrelated pictures)."""
     face_mesh = load_face_mesh()
-    with face_mesh.FaceMesh(static_image_mode=still, max_num_faces=MAX_FACES, refine_landmarks=True,
-                            min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
+    with face_mesh.FaceMesh(
+        static_image_mode=still,
+        max_num_faces=MAX_FACES,
+        refine_landmarks=True,
+        min_detection_confidence=0.5,
+        min_tracking_confidence=0.5,
+    ) as mesh:
         for picture in frames:
             yield _largest_face(mesh.process(picture), picture.shape[1], picture.shape[0])
 

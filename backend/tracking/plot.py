@@ -10,8 +10,12 @@ from backend.core.channels import CHANNELS
 from backend.tracking.video import VideoInfo, read_frames
 
 _SHOWN_FRAMES = 4
-_CURVES = (("mouthSmileLeft", "smile left"), ("mouthSmileRight", "smile right"), ("eyeBlinkLeft", "blink left"),
-           ("eyeBlinkRight", "blink right"))
+_CURVES = (
+    ("mouthSmileLeft", "smile left"),
+    ("mouthSmileRight", "smile right"),
+    ("eyeBlinkLeft", "blink left"),
+    ("eyeBlinkRight", "blink right"),
+)
 
 
 def plot_tracking(info: VideoInfo, tracked, out: str | Path) -> Path:

@@ -56,8 +56,14 @@ class PhoneticCorruption:
         return self.profiles[modes[rng.choice(len(modes), p=weights / weights.sum())]]
 
 
-def draw_windows(rng: np.random.Generator, n_frames: np.ndarray, batch: int, seconds: tuple[float, float],
-                 multiple: int = 1, candidates: np.ndarray | None = None) -> Windows:
+def draw_windows(
+    rng: np.random.Generator,
+    n_frames: np.ndarray,
+    batch: int,
+    seconds: tuple[float, float],
+    multiple: int = 1,
+    candidates: np.ndarray | None = None,
+) -> Windows:
     """`batch` windows of one random length in `seconds` (a multiple of `multiple` frames), uniform over all
     windows of that length in the corpus (or in the `candidates` utterances). The length shrinks to the longest
     utterance when none is long enough."""
@@ -77,12 +83,16 @@ def draw_windows(rng: np.random.Generator, n_frames: np.ndarray, batch: int, sec
 
 def window_phones(phones: list[Phone], start_s: float, end_s: float) -> list[Phone]:
     """The phones overlapping [start_s, end_s], cut to it, with times from `start_s`."""
-    return [Phone(p.phone, max(p.start, start_s) - start_s, min(p.end, end_s) - start_s)
-            for p in phones if p.end > start_s and p.start < end_s]
+    return [
+        Phone(p.phone, max(p.start, start_s) - start_s, min(p.end, end_s) - start_s)
+        for p in phones
+        if p.end > start_s and p.start < end_s
+    ]
 
 
-def phonetic_input(features: CorpusFeatures, windows: Windows, corruption: PhoneticCorruption,
-                   rng: np.random.Generator) -> Tensor:
+def phonetic_input(
+    features: CorpusFeatures, windows: Windows, corruption: PhoneticCorruption, rng: np.random.Generator
+) -> Tensor:
     """Per-frame phone features [B, L, 40] of each window, corrupted (or zero) as `corruption` draws."""
     out = np.zeros((len(windows.utterance), windows.length, len(FEATURE_PHONES)), dtype=np.float32)
     for b, (u, start) in enumerate(zip(windows.utterance, windows.start)):
@@ -91,8 +101,9 @@ def phonetic_input(features: CorpusFeatures, windows: Windows, corruption: Phone
             continue
         t0 = start / MODEL_FPS
         # a margin around the window, so corrupted boundaries can move in from outside it
-        nearby = window_phones(features.phones(int(u)), t0 - _CORRUPTION_MARGIN_S,
-                               t0 + windows.length / MODEL_FPS + _CORRUPTION_MARGIN_S)
+        nearby = window_phones(
+            features.phones(int(u)), t0 - _CORRUPTION_MARGIN_S, t0 + windows.length / MODEL_FPS + _CORRUPTION_MARGIN_S
+        )
         corrupted = corrupt_phones(nearby, profile, rng) if profile else nearby  # times from t0 - margin
         shifted = [Phone(p.phone, p.start - _CORRUPTION_MARGIN_S, p.end - _CORRUPTION_MARGIN_S) for p in corrupted]
         out[b] = phone_features(shifted, windows.length, MODEL_FPS)
@@ -101,8 +112,9 @@ def phonetic_input(features: CorpusFeatures, windows: Windows, corruption: Phone
 
 def gather(rows: Tensor, features: CorpusFeatures, windows: Windows) -> Tensor:
     """Stack the window rows of a per-frame corpus tensor: [N, ...] -> [B, L, ...]."""
-    return torch.stack([rows[features.rows(int(u), int(s), windows.length)]
-                        for u, s in zip(windows.utterance, windows.start)])
+    return torch.stack(
+        [rows[features.rows(int(u), int(s), windows.length)] for u, s in zip(windows.utterance, windows.start)]
+    )
 
 
 @dataclass(frozen=True)
@@ -119,9 +131,16 @@ class ExpressionBatch:
         return ExpressionBatch(**{f.name: getattr(self, f.name).to(device) for f in dataclasses.fields(self)})
 
 
-def expression_batch(features: CorpusFeatures, bilabial: Tensor, rng: np.random.Generator, batch: int,
-                     seconds: tuple[float, float], reference_seconds: float, style_dropout: float,
-                     corruption: PhoneticCorruption) -> ExpressionBatch:
+def expression_batch(
+    features: CorpusFeatures,
+    bilabial: Tensor,
+    rng: np.random.Generator,
+    batch: int,
+    seconds: tuple[float, float],
+    reference_seconds: float,
+    style_dropout: float,
+    corruption: PhoneticCorruption,
+) -> ExpressionBatch:
     windows = draw_windows(rng, features.n_frames, batch, seconds)
     references = reference_windows(features, windows.utterance, reference_seconds, rng)
     motion = torch.cat((features.expression, features.jaw), dim=1)
@@ -136,8 +155,9 @@ def expression_batch(features: CorpusFeatures, bilabial: Tensor, rng: np.random.
     )
 
 
-def reference_windows(features: CorpusFeatures, utterances: np.ndarray, seconds: float,
-                      rng: np.random.Generator) -> Windows:
+def reference_windows(
+    features: CorpusFeatures, utterances: np.ndarray, seconds: float, rng: np.random.Generator
+) -> Windows:
     """For each utterance, a window of another utterance of its speaker (the same one if the speaker has one)."""
     chosen = []
     for u in utterances:
@@ -150,7 +170,8 @@ def reference_windows(features: CorpusFeatures, utterances: np.ndarray, seconds:
     return Windows(chosen, starts, length)
 
 
-def pose_batch(features: CorpusFeatures, rng: np.random.Generator, batch: int, seconds: tuple[float, float],
-               downsample: int) -> Tensor:
+def pose_batch(
+    features: CorpusFeatures, rng: np.random.Generator, batch: int, seconds: tuple[float, float], downsample: int
+) -> Tensor:
     """Head-pose windows [B, L, 3], L a multiple of the VQ-VAE's downsampling."""
     return gather(features.head, features, draw_windows(rng, features.n_frames, batch, seconds, multiple=downsample))

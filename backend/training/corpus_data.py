@@ -36,7 +36,9 @@ class CorpusError(AdaMeshError):
 @dataclass(frozen=True)
 class SpeakerInfo:
     name: str  # the corpus's speaker id
-    pose_kind: str  # the pose style preset it was drawn from (backend/synth/speaker_styles.py POSE_PRESETS), or its own name
+    pose_kind: (
+        str  # the pose style preset it was drawn from (backend/synth/speaker_styles.py POSE_PRESETS), or its own name
+    )
 
 
 @dataclass
@@ -79,8 +81,10 @@ class CorpusFeatures:
         from backend.audio.phonetic import FEATURE_PHONES, phone_features
 
         columns = [FEATURE_PHONES.index(p) for p in sorted(BILABIALS)]
-        masks = [phone_features(self.phones(u), int(n), MODEL_FPS)[:, columns].sum(axis=1) > 0
-                 for u, n in enumerate(self.n_frames)]
+        masks = [
+            phone_features(self.phones(u), int(n), MODEL_FPS)[:, columns].sum(axis=1) > 0
+            for u, n in enumerate(self.n_frames)
+        ]
         return torch.from_numpy(np.concatenate(masks))
 
     def mel_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,12 +124,15 @@ def read_index(corpus: Path) -> dict:
     except json.JSONDecodeError as error:
         raise CorpusError(f"{path} is not valid JSON ({error}); build the corpus again") from None
     if index.get("format") != CORPUS_FORMAT:
-        raise CorpusError(f"{path} is not an AdaMesh corpus index (format {index.get('format')!r}, "
-                          f"expected {CORPUS_FORMAT!r})")
+        raise CorpusError(
+            f"{path} is not an AdaMesh corpus index (format {index.get('format')!r}, expected {CORPUS_FORMAT!r})"
+        )
     fps = float(index["spec"]["fps"])
     if fps != MODEL_FPS:
-        raise CorpusError(f"{corpus} holds motion at {fps:g} fps; the models train at {MODEL_FPS:g} fps: "
-                          f"build it with `python -m backend synth --fps {MODEL_FPS:g}`")
+        raise CorpusError(
+            f"{corpus} holds motion at {fps:g} fps; the models train at {MODEL_FPS:g} fps: "
+            f"build it with `python -m backend synth --fps {MODEL_FPS:g}`"
+        )
     if not index["utterances"]:
         raise CorpusError(f"{corpus} holds no utterances")
     return index
@@ -185,24 +192,32 @@ def pose_kind(speaker: str, entry: dict) -> str:
     try:
         return str(entry["pose_style"]["kind"])
     except KeyError:
-        raise CorpusError(f"speaker {speaker} has no pose style kind: the corpus was built by an older backend; "
-                          "build it again with `python -m backend synth`") from None
+        raise CorpusError(
+            f"speaker {speaker} has no pose style kind: the corpus was built by an older backend; "
+            "build it again with `python -m backend synth`"
+        ) from None
 
 
 def _index_path(corpus: Path) -> Path:
     path = Path(corpus) / "index.json"
     if not path.is_file():
-        raise CorpusError(f"{corpus} is not a corpus folder (no index.json); build one with "
-                          "`python -m backend synth --out DIR --minutes M` or from recordings with "
-                          "`python -m backend prepare --out DIR SOURCE`")
+        raise CorpusError(
+            f"{corpus} is not a corpus folder (no index.json); build one with "
+            "`python -m backend synth --out DIR --minutes M` or from recordings with "
+            "`python -m backend prepare --out DIR SOURCE`"
+        )
     return path
 
 
 def _to_tensors(f: CorpusFeatures) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     phone_ids = {name: k for k, name in enumerate(sorted(set(f.phone_names)))}
     tensors = {
-        "mel": f.mel, "expression": f.expression, "jaw": f.jaw, "head": f.head,
-        "frame_offsets": torch.from_numpy(f.frame_offsets), "speaker": torch.from_numpy(f.speaker),
+        "mel": f.mel,
+        "expression": f.expression,
+        "jaw": f.jaw,
+        "head": f.head,
+        "frame_offsets": torch.from_numpy(f.frame_offsets),
+        "speaker": torch.from_numpy(f.speaker),
         "phone_offsets": torch.from_numpy(f.phone_offsets),
         "phone_ids": torch.tensor([phone_ids[p] for p in f.phone_names], dtype=torch.int64),
         "phone_times": torch.from_numpy(f.phone_times),
@@ -221,8 +236,12 @@ def _to_tensors(f: CorpusFeatures) -> tuple[dict[str, torch.Tensor], dict[str, s
 def _from_tensors(t: dict[str, torch.Tensor], metadata: dict[str, str]) -> CorpusFeatures:
     vocabulary = json.loads(metadata["phone_vocabulary"])
     return CorpusFeatures(
-        mel=t["mel"], expression=t["expression"], jaw=t["jaw"], head=t["head"],
-        frame_offsets=t["frame_offsets"].numpy(), speaker=t["speaker"].numpy(),
+        mel=t["mel"],
+        expression=t["expression"],
+        jaw=t["jaw"],
+        head=t["head"],
+        frame_offsets=t["frame_offsets"].numpy(),
+        speaker=t["speaker"].numpy(),
         phone_offsets=t["phone_offsets"].numpy(),
         phone_names=tuple(vocabulary[k] for k in t["phone_ids"].tolist()),
         phone_times=t["phone_times"].numpy(),

@@ -58,9 +58,18 @@ def learning_rate(settings: StageSettings, step: int, done: float) -> float:
     return settings.lr * (_FINAL_LR_SHARE + (1.0 - _FINAL_LR_SHARE) * cosine)
 
 
-def run_stage(stage: Stage, name: str, index: int, settings: StageSettings, options: LoopOptions,
-              processes: Processes, progress: TrainingProgress, optimizer_state: dict | None,
-              save: Callable[[torch.optim.Optimizer], None], should_stop: Callable[[], bool]) -> bool:
+def run_stage(
+    stage: Stage,
+    name: str,
+    index: int,
+    settings: StageSettings,
+    options: LoopOptions,
+    processes: Processes,
+    progress: TrainingProgress,
+    optimizer_state: dict | None,
+    save: Callable[[torch.optim.Optimizer], None],
+    should_stop: Callable[[], bool],
+) -> bool:
     """Train `stage` from progress.step; True when the stage finished (steps or time), False when stopped early
     (then the state was saved for --resume)."""
     from tqdm import tqdm
@@ -75,8 +84,14 @@ def run_stage(stage: Stage, name: str, index: int, settings: StageSettings, opti
     started = time.monotonic() - progress.seconds.get(name, 0.0)
     last_save = time.monotonic()
     time_share = 0.0
-    bar = tqdm(total=settings.steps, initial=progress.step, desc=name, unit="step", disable=not processes.is_main,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=settings.steps,
+        initial=progress.step,
+        desc=name,
+        unit="step",
+        disable=not processes.is_main,
+        dynamic_ncols=True,
+    )
     while progress.step < settings.steps:
         rng = step_generators(options.seed, index, progress.step, processes.rank)
         lr = learning_rate(settings, progress.step, max(progress.step / settings.steps, time_share))
@@ -92,7 +107,8 @@ def run_stage(stage: Stage, name: str, index: int, settings: StageSettings, opti
         elapsed = time.monotonic() - started
         progress.seconds[name] = elapsed
         time_share, stop = processes.agree_max(
-            [elapsed / options.budget_s if options.budget_s else 0.0, float(should_stop())])
+            [elapsed / options.budget_s if options.budget_s else 0.0, float(should_stop())]
+        )
         bar.update(1)
         bar.set_postfix_str(_postfix(progress, parts, lr, elapsed, settings.steps, options.budget_s), refresh=False)
         if stop:
@@ -108,15 +124,19 @@ def run_stage(stage: Stage, name: str, index: int, settings: StageSettings, opti
     bar.close()
     losses = progress.losses
     progress.summaries[name] = {
-        "steps": progress.step, "planned_steps": settings.steps, "minutes": round(progress.seconds[name] / 60, 2),
+        "steps": progress.step,
+        "planned_steps": settings.steps,
+        "minutes": round(progress.seconds[name] / 60, 2),
         "stopped_by_time": progress.step < settings.steps,
-        "loss_first": float(np.mean(losses[:_SUMMARY_STEPS])), "loss_last": float(np.mean(losses[-_SUMMARY_STEPS:])),
+        "loss_first": float(np.mean(losses[:_SUMMARY_STEPS])),
+        "loss_last": float(np.mean(losses[-_SUMMARY_STEPS:])),
     }
     return True
 
 
-def _postfix(progress: TrainingProgress, parts: dict[str, float], lr: float, elapsed: float, steps: int,
-             budget_s: float | None) -> str:
+def _postfix(
+    progress: TrainingProgress, parts: dict[str, float], lr: float, elapsed: float, steps: int, budget_s: float | None
+) -> str:
     recent = float(np.mean(progress.losses[-20:]))
     rate = elapsed / max(progress.step, 1)
     left = (steps - progress.step) * rate

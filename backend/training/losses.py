@@ -36,9 +36,14 @@ def lip_gap_error(predicted_separation: Tensor, target_gap: Tensor) -> Tensor:
     return torch.where(target_gap > 0, (predicted_separation - target_gap).abs(), F.relu(predicted_separation))
 
 
-def expression_loss(output: ExpressionOutput, batch: ExpressionBatch, velocity_weight: float,
-                    lip_gap_weight: float, bilabial_weight: float,
-                    separation: LipSeparation | None) -> tuple[Tensor, dict[str, float]]:
+def expression_loss(
+    output: ExpressionOutput,
+    batch: ExpressionBatch,
+    velocity_weight: float,
+    lip_gap_weight: float,
+    bilabial_weight: float,
+    separation: LipSeparation | None,
+) -> tuple[Tensor, dict[str, float]]:
     """L1 on channels and jaw, L1 on their frame-to-frame velocity, and a lip-gap term weighted up inside bilabials.
 
     `separation` is None when the channels are not the contract's (no lip-gap term then).
@@ -59,17 +64,19 @@ def expression_loss(output: ExpressionOutput, batch: ExpressionBatch, velocity_w
     return loss, parts
 
 
-def pose_reconstruction_loss(output: VQVAEOutput, pose: Tensor, pose_scale: float,
-                             velocity_weight: float) -> tuple[Tensor, dict[str, float]]:
+def pose_reconstruction_loss(
+    output: VQVAEOutput, pose: Tensor, pose_scale: float, velocity_weight: float
+) -> tuple[Tensor, dict[str, float]]:
     """L1 on pose and velocity (in units of the VQ-VAE's pose scale) plus the commitment loss."""
     error = (output.reconstruction - pose) / pose_scale
     reconstruction = error.abs().mean() + velocity_weight * error.diff(dim=1).abs().mean()
-    return reconstruction + output.commitment_loss, {"reconstruction": reconstruction.item(),
-                                                      "commitment": output.commitment_loss.item()}
+    return reconstruction + output.commitment_loss, {
+        "reconstruction": reconstruction.item(),
+        "commitment": output.commitment_loss.item(),
+    }
 
 
 def code_loss(logits: Tensor, codes: Tensor) -> tuple[Tensor, dict[str, float]]:
     """Cross-entropy of PoseGPT's next-code prediction; also its perplexity over the codebook."""
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes.reshape(-1))
     return loss, {"perplexity": math.exp(min(loss.item(), 20.0))}
-

@@ -3,7 +3,7 @@
 The corpus is the folder `synth` writes ("adamesh-corpus/1", backend/synth/corpus.py), so `train` and `eval` read
 it unchanged:
 
-    index.json                   format, spec, channels, speakers, utterances (files, transcript, where phones came from)
+    index.json                   format, spec, channels, speakers, utterances (files, transcript, phone source)
     audio/<speaker>/<name>.wav   16 kHz mono, cut to the motion's span (frame i is the instant i / 25 s)
     motion/<speaker>/<name>.npz  the motion clip at the models' 25 fps
     phones/<speaker>/<name>.json [{phone, start, end}] from pocketsphinx: forced alignment of <name>.txt when it is
@@ -81,8 +81,14 @@ class MotionSource:
         return READERS[self.tracker](path, self.fps)
 
 
-def prepare_corpus(sources: list[str | Path], out: str | Path, tracker: str | None = None, fps: float | None = None,
-                   phonetic: str = "words", workers: int = 1) -> dict:
+def prepare_corpus(
+    sources: list[str | Path],
+    out: str | Path,
+    tracker: str | None = None,
+    fps: float | None = None,
+    phonetic: str = "words",
+    workers: int = 1,
+) -> dict:
     """Write the corpus of the recordings in `sources` into `out` (absent or empty); returns its index."""
     from tqdm import tqdm
 
@@ -113,8 +119,14 @@ def prepare_corpus(sources: list[str | Path], out: str | Path, tracker: str | No
         seconds = sum(entry["duration"] for entry in entries)
         index = {
             "format": CORPUS_FORMAT,
-            "spec": {"fps": MODEL_FPS, "source": "recorded", "tracker": tracker, "tracker_fps": fps,
-                     "phonetic": phonetic, "sources": [str(Path(s).resolve()) for s in sources]},
+            "spec": {
+                "fps": MODEL_FPS,
+                "source": "recorded",
+                "tracker": tracker,
+                "tracker_fps": fps,
+                "phonetic": phonetic,
+                "sources": [str(Path(s).resolve()) for s in sources],
+            },
             "sample_rate": SAMPLE_RATE,
             "channels": list(channels),
             # no style labels: each recorded speaker is its own pose style (backend/training/corpus_data.py)
@@ -129,8 +141,10 @@ def prepare_corpus(sources: list[str | Path], out: str | Path, tracker: str | No
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    print(f"prepare: {seconds / 60:.1f} min of speech, {len(entries)} clips of {len(index['speakers'])} speakers, "
-          f"{len(channels)} channels, in {time.monotonic() - started:.0f} s -> {out}")
+    print(
+        f"prepare: {seconds / 60:.1f} min of speech, {len(entries)} clips of {len(index['speakers'])} speakers, "
+        f"{len(channels)} channels, in {time.monotonic() - started:.0f} s -> {out}"
+    )
     return index
 
 
@@ -154,13 +168,16 @@ def find_recordings(sources: list[str | Path], tracker: str | None) -> list[Reco
         else:
             raise PrepareError(f"source {source} is neither a folder nor a .csv file")
     if not recordings:
-        raise PrepareError(f"no recordings found in {', '.join(map(str, sources))}: expected speaker folders "
-                           "holding NAME.wav (or another audio file) beside NAME.npz")
+        raise PrepareError(
+            f"no recordings found in {', '.join(map(str, sources))}: expected speaker folders "
+            "holding NAME.wav (or another audio file) beside NAME.npz"
+        )
     seen: dict[str, Recording] = {}
     for recording in recordings:
         if recording.id in seen:
-            raise PrepareError(f"two recordings are named {recording.id}: {seen[recording.id].audio} and "
-                               f"{recording.audio}; rename one")
+            raise PrepareError(
+                f"two recordings are named {recording.id}: {seen[recording.id].audio} and {recording.audio}; rename one"
+            )
         seen[recording.id] = recording
     return recordings
 
@@ -170,8 +187,9 @@ def _visible_dir(path: Path) -> bool:
 
 
 def _audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-                  and not p.name.startswith("."))
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 def _folder_recordings(folder: Path, tracker: str | None) -> list[Recording]:
@@ -179,27 +197,35 @@ def _folder_recordings(folder: Path, tracker: str | None) -> list[Recording]:
     audio: dict[str, Path] = {}
     for path in _audio_files(folder):
         if path.stem in audio:
-            raise PrepareError(f"{folder} holds two audio files for {path.stem}: {audio[path.stem].name} and "
-                               f"{path.name}; keep one")
+            raise PrepareError(
+                f"{folder} holds two audio files for {path.stem}: {audio[path.stem].name} and {path.name}; keep one"
+            )
         audio[path.stem] = path
     motion = {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
     if tracker == "deca":
         motion |= {p.name: p for p in folder.iterdir() if _visible_dir(p) and p.name in audio}
     unpaired = sorted(set(motion) - set(audio))
     if unpaired:
-        raise PrepareError(f"{motion[unpaired[0]]} has no audio: expected {folder / unpaired[0]}.wav (or "
-                           f"{', '.join(AUDIO_SUFFIXES[1:4])}, ...) beside it"
-                           + (f"; {len(unpaired) - 1} more motion files lack theirs" if len(unpaired) > 1 else ""))
+        raise PrepareError(
+            f"{motion[unpaired[0]]} has no audio: expected {folder / unpaired[0]}.wav (or "
+            f"{', '.join(AUDIO_SUFFIXES[1:4])}, ...) beside it"
+            + (f"; {len(unpaired) - 1} more motion files lack theirs" if len(unpaired) > 1 else "")
+        )
     silent = sorted(set(audio) - set(motion))
     if silent:
-        raise PrepareError(f"{audio[silent[0]]} has no motion: expected {folder / silent[0]}.npz beside it"
-                           + (f"; {len(silent) - 1} more audio files lack theirs" if len(silent) > 1 else ""))
+        raise PrepareError(
+            f"{audio[silent[0]]} has no motion: expected {folder / silent[0]}.npz beside it"
+            + (f"; {len(silent) - 1} more audio files lack theirs" if len(silent) > 1 else "")
+        )
     stray = sorted(p for p in folder.glob("*.txt") if p.stem not in audio)
     if stray:
-        raise PrepareError(f"transcript {stray[0]} has no recording: expected {stray[0].stem}.wav and "
-                           f"{stray[0].stem}.npz beside it")
-    return [Recording(folder.name, name, audio[name], motion[name], _if_file(folder / f"{name}.txt"))
-            for name in sorted(audio)]
+        raise PrepareError(
+            f"transcript {stray[0]} has no recording: expected {stray[0].stem}.wav and {stray[0].stem}.npz beside it"
+        )
+    return [
+        Recording(folder.name, name, audio[name], motion[name], _if_file(folder / f"{name}.txt"))
+        for name in sorted(audio)
+    ]
 
 
 def _if_file(path: Path) -> Path | None:
@@ -211,23 +237,27 @@ def _listed_recordings(listing: Path) -> list[Recording]:
         rows = list(csv.DictReader(file))
     missing = [c for c in CSV_COLUMNS if rows and c not in rows[0]] or ([] if rows else list(CSV_COLUMNS))
     if missing:
-        raise PrepareError(f"{listing} needs a header row with the columns {', '.join(CSV_COLUMNS)} (and optionally "
-                           f"transcript); missing: {', '.join(missing)}")
+        raise PrepareError(
+            f"{listing} needs a header row with the columns {', '.join(CSV_COLUMNS)} (and optionally "
+            f"transcript); missing: {', '.join(missing)}"
+        )
     recordings = []
     for line, row in enumerate(rows, start=2):
         empty = [c for c in CSV_COLUMNS if not (row.get(c) or "").strip()]
         if empty:
             raise PrepareError(f"{listing} line {line}: no {empty[0]}")
-        paths = {c: listing.parent / row[c].strip() for c in (*CSV_COLUMNS[1:], "transcript")
-                 if (row.get(c) or "").strip()}
+        paths = {
+            c: listing.parent / row[c].strip() for c in (*CSV_COLUMNS[1:], "transcript") if (row.get(c) or "").strip()
+        }
         for column, path in paths.items():
             if not path.exists():
                 raise PrepareError(f"{listing} line {line}: {column} {path} does not exist")
         speaker = row["speaker"].strip()
         if speaker.startswith(".") or any(sep in speaker for sep in "/\\"):
             raise PrepareError(f"{listing} line {line}: speaker {speaker!r} must be a plain name (it names a folder)")
-        recordings.append(Recording(speaker, paths["audio"].stem, paths["audio"], paths["motion"],
-                                    paths.get("transcript")))
+        recordings.append(
+            Recording(speaker, paths["audio"].stem, paths["audio"], paths["motion"], paths.get("transcript"))
+        )
     return recordings
 
 
@@ -243,9 +273,11 @@ def check_recordings(recordings: list[Recording], motion: MotionSource) -> tuple
         if first is None:
             first = (recording, clip.expression_names)
         elif clip.expression_names != first[1]:
-            raise PrepareError(f"{recording.motion} has the channels {_describe(clip.expression_names)} but "
-                               f"{first[0].motion} has {_describe(first[1])}: every clip of a corpus needs the same "
-                               "channels (convert them to one rig, e.g. all FLAME Exp1..Exp100)")
+            raise PrepareError(
+                f"{recording.motion} has the channels {_describe(clip.expression_names)} but "
+                f"{first[0].motion} has {_describe(first[1])}: every clip of a corpus needs the same "
+                "channels (convert them to one rig, e.g. all FLAME Exp1..Exp100)"
+            )
         check_lengths(recording, audio_duration(recording.audio), clip)
     return first[1]
 
@@ -255,7 +287,8 @@ def check_lengths(recording: Recording, audio_seconds: float, clip: MotionClip) 
         raise PrepareError(
             f"{recording.audio} lasts {audio_seconds:.2f} s but its motion {recording.motion} {clip.duration:.2f} s "
             f"({clip.n_frames} frames at {clip.fps:g} fps); they must cover the same stretch of time (at most "
-            f"{LENGTH_TOLERANCE_S:g} s apart): check the pairing of the files and the frame rate (--fps)")
+            f"{LENGTH_TOLERANCE_S:g} s apart): check the pairing of the files and the frame rate (--fps)"
+        )
 
 
 def _describe(names: tuple[str, ...]) -> str:
@@ -279,21 +312,30 @@ def write_recording(out: Path, recording: Recording, motion: MotionSource, phone
     clip = resample_clip(source, MODEL_FPS)
     n_frames = min(clip.n_frames, motion_frame_count(len(wave) / SAMPLE_RATE, MODEL_FPS))
     clip = dataclasses.replace(clip, **{key: array[:n_frames] for key, array in clip.arrays().items()})
-    wave = wave[:round(n_frames / MODEL_FPS * SAMPLE_RATE)]
+    wave = wave[: round(n_frames / MODEL_FPS * SAMPLE_RATE)]
     text = recording.transcript.read_text(encoding="utf-8").strip() if recording.transcript else None
     try:
         phones = align_phones(wave, text) if text else recognise_phones(wave, phonetic)
     except TranscriptError as error:
         raise PrepareError(f"{recording.transcript}: {error}") from None
-    paths = {kind: f"{kind}/{recording.id}.{suffix}"
-             for kind, suffix in (("audio", "wav"), ("motion", "npz"), ("phones", "json"))}
+    paths = {
+        kind: f"{kind}/{recording.id}.{suffix}"
+        for kind, suffix in (("audio", "wav"), ("motion", "npz"), ("phones", "json"))
+    }
     (out / "audio" / recording.speaker).mkdir(parents=True, exist_ok=True)
     for kind in ("motion", "phones"):
         (out / kind / recording.speaker).mkdir(parents=True, exist_ok=True)
     soundfile.write(out / paths["audio"], wave, SAMPLE_RATE, subtype="PCM_16")
     save_clip(clip, out / paths["motion"])
     save_timeline(phones, out / paths["phones"])
-    return {"id": recording.id, "speaker": recording.speaker, "text": text,
-            "phones_from": "transcript" if text else phonetic, "duration": round(len(wave) / SAMPLE_RATE, 4),
-            "n_frames": n_frames, **paths, "source_audio": str(recording.audio.resolve()),
-            "source_motion": str(recording.motion.resolve())}
+    return {
+        "id": recording.id,
+        "speaker": recording.speaker,
+        "text": text,
+        "phones_from": "transcript" if text else phonetic,
+        "duration": round(len(wave) / SAMPLE_RATE, 4),
+        "n_frames": n_frames,
+        **paths,
+        "source_audio": str(recording.audio.resolve()),
+        "source_motion": str(recording.motion.resolve()),
+    }

@@ -1,4 +1,4 @@
-"""Training presets: a small TOML file per recipe (backend/training/presets/*.toml) = model overrides + training schedule.
+"""Training presets: a TOML file per recipe (backend/training/presets/*.toml) = model overrides + training schedule.
 
     [model]                       base = "tiny" | "starter" (ModelConfig.tiny() / .starter()), then nested
     [model.expression] ...        overrides applied with ModelConfig.with_overrides
@@ -49,7 +49,8 @@ class TrainingSettings:
     # Which recogniser's measured errors corrupt the exact phones (backend/audio/phone_error_profile.json), with
     # the odds of each: "words" is what generation uses without a transcript, "aligned" with one.
     phonetic_profiles: dict[str, float] = field(
-        default_factory=lambda: {"words": 0.5, "allphone": 0.25, "aligned": 0.25})
+        default_factory=lambda: {"words": 0.5, "allphone": 0.25, "aligned": 0.25}
+    )
     phonetic_dropout: float = 0.25  # windows trained mel-only (phonetic input all zeros): the path for other languages
     style_dropout: float = 0.2  # windows trained without a reference (zero style = the average style)
     reference_seconds: float = 4.0  # reference window for the style encoder, from another utterance of the speaker
@@ -90,7 +91,7 @@ def preset_from_table(name: str, table: Mapping[str, Any], where: str) -> Preset
     model_table = dict(table.get("model", {}))
     base = model_table.pop("base", "starter")
     if base not in ("tiny", "starter"):
-        raise PresetError(f"{where}: model.base must be \"tiny\" or \"starter\", got {base!r}")
+        raise PresetError(f'{where}: model.base must be "tiny" or "starter", got {base!r}')
     base_config = ModelConfig.tiny() if base == "tiny" else ModelConfig.starter()
     try:
         model = base_config.with_overrides(model_table)
@@ -150,10 +151,16 @@ def _is_number(value: Any) -> bool:
 def _check_ranges(settings: Any, where: str) -> None:
     if isinstance(settings, StageSettings):
         low, high = settings.window_seconds
-        if settings.steps < 1 or settings.batch < 1 or settings.lr <= 0 or not 0 < low <= high or \
-                not 0 < settings.time_share <= 1:
-            raise PresetError(f"{where}: need steps >= 1, batch >= 1, lr > 0, 0 < window_seconds[0] <= [1] and "
-                              "0 < time_share <= 1")
+        if (
+            settings.steps < 1
+            or settings.batch < 1
+            or settings.lr <= 0
+            or not 0 < low <= high
+            or not 0 < settings.time_share <= 1
+        ):
+            raise PresetError(
+                f"{where}: need steps >= 1, batch >= 1, lr > 0, 0 < window_seconds[0] <= [1] and 0 < time_share <= 1"
+            )
     if isinstance(settings, TrainingSettings):
         shares = sum(getattr(settings, stage).time_share for stage in STAGES)
         if shares > 1.0 + 1e-9:

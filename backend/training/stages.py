@@ -59,8 +59,15 @@ class CodeStep(nn.Module):
 
 
 class ExpressionStage:
-    def __init__(self, models: AdaMeshModels, features: CorpusFeatures, settings: TrainingSettings,
-                 corruption: PhoneticCorruption, separation: LipSeparation | None, device: torch.device):
+    def __init__(
+        self,
+        models: AdaMeshModels,
+        features: CorpusFeatures,
+        settings: TrainingSettings,
+        corruption: PhoneticCorruption,
+        separation: LipSeparation | None,
+        device: torch.device,
+    ):
         self.features, self.settings, self.corruption, self.separation = features, settings, corruption, separation
         self.bilabial = features.bilabial_frames()
         self.use_phonetic = models.config.expression.use_phonetic
@@ -69,8 +76,16 @@ class ExpressionStage:
 
     def batch(self, rng: np.random.Generator, batch: int) -> ExpressionBatch:
         s = self.settings
-        return expression_batch(self.features, self.bilabial, rng, batch, s.expression.window_seconds,
-                                s.reference_seconds, s.style_dropout, self.corruption)
+        return expression_batch(
+            self.features,
+            self.bilabial,
+            rng,
+            batch,
+            s.expression.window_seconds,
+            s.reference_seconds,
+            s.style_dropout,
+            self.corruption,
+        )
 
     def loss(self, module: nn.Module, batch: ExpressionBatch) -> tuple[Tensor, dict[str, float]]:
         batch = batch.to(self.device)
@@ -83,21 +98,29 @@ class ExpressionStage:
 
 
 class PoseVQVAEStage:
-    def __init__(self, models: AdaMeshModels, features: CorpusFeatures, settings: TrainingSettings,
-                 device: torch.device):
+    def __init__(
+        self, models: AdaMeshModels, features: CorpusFeatures, settings: TrainingSettings, device: torch.device
+    ):
         self.features, self.settings, self.device = features, settings, device
         self.config = models.config.pose_vqvae
         self.module: nn.Module = models.pose_vqvae
 
     def step(self, module: nn.Module, rng: np.random.Generator, batch: int) -> tuple[Tensor, dict[str, float]]:
-        pose = pose_batch(self.features, rng, batch, self.settings.pose_vqvae.window_seconds,
-                          self.config.downsample).to(self.device)
+        pose = pose_batch(
+            self.features, rng, batch, self.settings.pose_vqvae.window_seconds, self.config.downsample
+        ).to(self.device)
         return pose_reconstruction_loss(module(pose), pose, self.config.pose_scale, self.settings.velocity_weight)
 
 
 class PoseGPTStage:
-    def __init__(self, models: AdaMeshModels, features: CorpusFeatures, settings: TrainingSettings,
-                 audio_rows: Tensor, device: torch.device):
+    def __init__(
+        self,
+        models: AdaMeshModels,
+        features: CorpusFeatures,
+        settings: TrainingSettings,
+        audio_rows: Tensor,
+        device: torch.device,
+    ):
         self.features, self.settings, self.audio_rows, self.device = features, settings, audio_rows, device
         self.vqvae = models.pose_vqvae
         self.module: nn.Module = CodeStep(models.pose_gpt)
@@ -119,8 +142,10 @@ def pose_audio_features(model: ExpressionModel, mel: Tensor) -> Tensor:
     model.eval()
     set_molora_scale(model, 0.0)
     try:
-        pieces = [model.encode_audio(mel[None, a:a + _ENCODE_CHUNK_FRAMES])[0]
-                  for a in range(0, len(mel), _ENCODE_CHUNK_FRAMES)]
+        pieces = [
+            model.encode_audio(mel[None, a : a + _ENCODE_CHUNK_FRAMES])[0]
+            for a in range(0, len(mel), _ENCODE_CHUNK_FRAMES)
+        ]
     finally:
         set_molora_scale(model, 1.0)
         model.train(was_training)
@@ -129,13 +154,18 @@ def pose_audio_features(model: ExpressionModel, mel: Tensor) -> Tensor:
 
 def corpus_pose_audio_features(model: ExpressionModel, features: CorpusFeatures, device: torch.device) -> Tensor:
     """`pose_audio_features` of every utterance, concatenated like the corpus rows: [N, D] on the CPU."""
-    return torch.cat([pose_audio_features(model, features.mel[features.rows(u)].to(device)).cpu()
-                      for u in range(features.n_utterances)])
+    return torch.cat(
+        [
+            pose_audio_features(model, features.mel[features.rows(u)].to(device)).cpu()
+            for u in range(features.n_utterances)
+        ]
+    )
 
 
 @torch.no_grad()
-def build_style_bank(models: AdaMeshModels, features: CorpusFeatures, audio_rows: Tensor, seed: int,
-                     device: torch.device) -> tuple[PoseStyleMatrix, Tensor]:
+def build_style_bank(
+    models: AdaMeshModels, features: CorpusFeatures, audio_rows: Tensor, seed: int, device: torch.device
+) -> tuple[PoseStyleMatrix, Tensor]:
     """k-means centroids of the code-rate audio features, and one pose style matrix per training speaker."""
     vqvae = models.pose_vqvae.eval()
     factor = vqvae.config.downsample
@@ -154,6 +184,9 @@ def build_style_bank(models: AdaMeshModels, features: CorpusFeatures, audio_rows
     matrices = []
     for speaker in range(len(features.speakers)):
         mine = features.utterances_of(speaker)
-        matrices.append(build_style_matrix(torch.cat([audio_codes[u] for u in mine]),
-                                           torch.cat([encoded[u] for u in mine]), centroids))
+        matrices.append(
+            build_style_matrix(
+                torch.cat([audio_codes[u] for u in mine]), torch.cat([encoded[u] for u in mine]), centroids
+            )
+        )
     return stack_style_matrices(matrices), centroids

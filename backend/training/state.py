@@ -41,8 +41,9 @@ def state_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.name.removesuffix(".safetensors") + ".train-state.safetensors")
 
 
-def save_state(path: Path, models: nn.Module, optimizer: torch.optim.Optimizer | None, progress: TrainingProgress,
-               identity: dict) -> None:
+def save_state(
+    path: Path, models: nn.Module, optimizer: torch.optim.Optimizer | None, progress: TrainingProgress, identity: dict
+) -> None:
     tensors = {f"model.{name}": t for name, t in models.state_dict().items()}
     groups: list = []
     if optimizer is not None:
@@ -50,27 +51,35 @@ def save_state(path: Path, models: nn.Module, optimizer: torch.optim.Optimizer |
         for param, values in optimizer_state["state"].items():
             tensors |= {f"optimizer.{param}.{key}": value for key, value in values.items()}
         groups = optimizer_state["param_groups"]
-    write_tensors(path, tensors, {
-        "format": STATE_FORMAT,
-        "identity": json.dumps(identity, sort_keys=True),
-        "progress": json.dumps(asdict(progress)),
-        "optimizer_groups": json.dumps(groups),
-    })
+    write_tensors(
+        path,
+        tensors,
+        {
+            "format": STATE_FORMAT,
+            "identity": json.dumps(identity, sort_keys=True),
+            "progress": json.dumps(asdict(progress)),
+            "optimizer_groups": json.dumps(groups),
+        },
+    )
 
 
 def load_state(path: Path, models: nn.Module, identity: dict) -> tuple[TrainingProgress, dict | None]:
     """Load the weights into `models`; return the progress and the optimiser state dict (None between stages)."""
     if not path.is_file():
-        raise TrainingStateError(f"nothing to resume: no training state {path} (it is removed once training ends); "
-                                 "train without --resume to start afresh")
+        raise TrainingStateError(
+            f"nothing to resume: no training state {path} (it is removed once training ends); "
+            "train without --resume to start afresh"
+        )
     tensors, metadata = read_tensors(path, "training state", TrainingStateError)
     if metadata.get("format") != STATE_FORMAT:
         raise TrainingStateError(f"{path} is not an AdaMesh training state (format {metadata.get('format')!r})")
     saved = json.loads(metadata["identity"])
     differs = sorted(key for key in set(saved) | set(identity) if saved.get(key) != identity.get(key))
     if differs:
-        raise TrainingStateError(f"{path} belongs to another training run ({', '.join(differs)} differ); train with "
-                                 "the same data, preset and seed, or delete it to start afresh")
+        raise TrainingStateError(
+            f"{path} belongs to another training run ({', '.join(differs)} differ); train with "
+            "the same data, preset and seed, or delete it to start afresh"
+        )
     models.load_state_dict({name[6:]: t for name, t in tensors.items() if name.startswith("model.")})
     progress = TrainingProgress(**json.loads(metadata["progress"]))
     groups = json.loads(metadata["optimizer_groups"])

@@ -47,9 +47,19 @@ from backend.training.state import TrainingProgress, load_state, save_state, sta
 STAGE_SETS = {"all": STAGES, "pose": ("pose_vqvae", "pose_gpt")}  # --stages
 
 
-def train(data: str | Path, preset: str, out: str | Path, device: str = "auto", max_minutes: float | None = None,
-          seed: int = 0, resume: bool = False, should_stop: Callable[[], bool] = lambda: False,
-          threads: int | None = None, stages: str = "all", base: str | Path | None = None) -> Path | None:
+def train(
+    data: str | Path,
+    preset: str,
+    out: str | Path,
+    device: str = "auto",
+    max_minutes: float | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+    threads: int | None = None,
+    stages: str = "all",
+    base: str | Path | None = None,
+) -> Path | None:
     """Train a checkpoint into `out`; returns its path, or None when `should_stop` ended training early (the state
     for --resume is saved then). In a torchrun launch every process calls this; only process 0 writes.
     threads: CPU threads per process (None: torch's default, or the cores shared out under torchrun).
@@ -62,32 +72,56 @@ def train(data: str | Path, preset: str, out: str | Path, device: str = "auto", 
     if stages not in STAGE_SETS:
         raise AdaMeshError(f"unknown --stages {stages!r}; use one of {', '.join(STAGE_SETS)}")
     if (stages == "all") != (base is None):
-        raise AdaMeshError("--stages pose needs --from CHECKPOINT (whose expression model is kept), and only it"
-                           if base is None else "--from is only for --stages pose: the expression model is kept from "
-                           "that checkpoint")
+        raise AdaMeshError(
+            "--stages pose needs --from CHECKPOINT (whose expression model is kept), and only it"
+            if base is None
+            else "--from is only for --stages pose: the expression model is kept from that checkpoint"
+        )
     processes = start_processes(device, threads)
     try:
         kept = None if base is None else load_checkpoint(base, processes.device)
-        return _train(Path(data), load_preset(preset), out, processes, max_minutes, seed, resume, should_stop,
-                      STAGE_SETS[stages], kept)
+        return _train(
+            Path(data),
+            load_preset(preset),
+            out,
+            processes,
+            max_minutes,
+            seed,
+            resume,
+            should_stop,
+            STAGE_SETS[stages],
+            kept,
+        )
     finally:
         processes.close()
 
 
-def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minutes: float | None, seed: int,
-           resume: bool, should_stop: Callable[[], bool], stages: tuple[str, ...] = STAGES,
-           kept: Checkpoint | None = None) -> Path | None:
+def _train(
+    data: Path,
+    preset: Preset,
+    out: Path,
+    processes: Processes,
+    max_minutes: float | None,
+    seed: int,
+    resume: bool,
+    should_stop: Callable[[], bool],
+    stages: tuple[str, ...] = STAGES,
+    kept: Checkpoint | None = None,
+) -> Path | None:
     started = time.monotonic()
     features = _corpus_features(data, processes)
     if kept is not None and features.channels != kept.channel_names:
-        raise AdaMeshError(f"{data}'s channels ({len(features.channels)}: {', '.join(features.channels[:2])}, ...) "
-                           f"are not those of {kept.name}, whose expression model is kept: use a corpus with its "
-                           "channels")
+        raise AdaMeshError(
+            f"{data}'s channels ({len(features.channels)}: {', '.join(features.channels[:2])}, ...) "
+            f"are not those of {kept.name}, whose expression model is kept: use a corpus with its "
+            "channels"
+        )
     # the corpus decides the output channels (the demo head's 37, FLAME's Exp1..Exp100, ...) and the pose styles;
     # a kept expression model brings its own configuration
     model_config = preset.model if kept is None else kept.config
-    config = model_config.with_overrides({"expression": {"n_expression": len(features.channels)},
-                                          "pose_gpt": {"n_styles": len(features.speakers)}})
+    config = model_config.with_overrides(
+        {"expression": {"n_expression": len(features.channels)}, "pose_gpt": {"n_styles": len(features.speakers)}}
+    )
     device = processes.device
     torch.manual_seed(seed)
     models = AdaMeshModels(config).to(device)
@@ -100,8 +134,14 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
         models.expression.load_state_dict(kept.models.expression.state_dict())
 
     settings = preset.training
-    identity = {"preset": preset.name, "config": config.to_json(), "seed": seed, "corpus": features.corpus_hash,
-                "training": repr(settings), "stages": list(stages)}
+    identity = {
+        "preset": preset.name,
+        "config": config.to_json(),
+        "seed": seed,
+        "corpus": features.corpus_hash,
+        "training": repr(settings),
+        "stages": list(stages),
+    }
     if kept is not None:
         identity["expression_from"] = kept.corpus_hash
     state_file = state_path(out)
@@ -118,8 +158,10 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
     corruption = PhoneticCorruption({mode: load_error_profile(mode) for mode in odds}, odds, settings.phonetic_dropout)
     separation = LipSeparation(features.channels) if contract_channels(features.channels) else None
     if separation is None and processes.is_main:
-        print(f"train: {data}'s {len(features.channels)} channels ({', '.join(features.channels[:2])}, ...) are not "
-              "the demo head's: the lip-gap loss, written for the demo head's lip channels, is left out")
+        print(
+            f"train: {data}'s {len(features.channels)} channels ({', '.join(features.channels[:2])}, ...) are not "
+            "the demo head's: the lip-gap loss, written for the demo head's lip channels, is left out"
+        )
     audio_rows = None
     for index, name in enumerate(STAGES):
         if index < progress.stage or name not in stages:
@@ -132,10 +174,16 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
             audio_rows = corpus_pose_audio_features(models.expression, features, device)
             stage = PoseGPTStage(models, features, settings, audio_rows, device)
         stage_settings = getattr(settings, name)
-        options = LoopOptions(seed, settings.weight_decay, settings.grad_clip, settings.save_every_minutes * 60,
-                              stage_settings.time_share * max_minutes * 60 if max_minutes else None)
-        if not run_stage(stage, name, index, stage_settings, options, processes, progress, optimizer_state, save,
-                         should_stop):
+        options = LoopOptions(
+            seed,
+            settings.weight_decay,
+            settings.grad_clip,
+            settings.save_every_minutes * 60,
+            stage_settings.time_share * max_minutes * 60 if max_minutes else None,
+        )
+        if not run_stage(
+            stage, name, index, stage_settings, options, processes, progress, optimizer_state, save, should_stop
+        ):
             return None
         progress.stage, progress.step, progress.losses, optimizer_state = index + 1, 0, [], None
         if processes.is_main:
@@ -145,27 +193,57 @@ def _train(data: Path, preset: Preset, out: Path, processes: Processes, max_minu
         if audio_rows is None:  # resumed after the last stage
             audio_rows = corpus_pose_audio_features(models.expression, features, device)
         bank, centroids = build_style_bank(models, features, audio_rows, seed, device)
-        training = {"preset": preset.name, "seed": seed, "processes": processes.world_size,
-                    "device": device.type, "utterances": features.n_utterances,
-                    "corpus_minutes": round(len(features.mel) / MODEL_FPS / 60.0, 2), "corpus_recorded": recorded,
-                    "lip_gap_loss": separation is not None, "stages": progress.summaries,
-                    "settings": dataclasses.asdict(settings)}
+        training = {
+            "preset": preset.name,
+            "seed": seed,
+            "processes": processes.world_size,
+            "device": device.type,
+            "utterances": features.n_utterances,
+            "corpus_minutes": round(len(features.mel) / MODEL_FPS / 60.0, 2),
+            "corpus_recorded": recorded,
+            "lip_gap_loss": separation is not None,
+            "stages": progress.summaries,
+            "settings": dataclasses.asdict(settings),
+        }
         if kept is not None:  # the expression model's own record stays with it
-            training |= {"stages": kept.training.get("stages", {}) | progress.summaries,
-                         "settings": dataclasses.asdict(settings) | {"expression": kept.training.get(
-                             "settings", {}).get("expression", dataclasses.asdict(settings.expression))},
-                         "pose_retrained": {"expression_from": kept.name, "expression_corpus": kept.corpus_hash,
-                                            "expression_training": {k: kept.training.get(k) for k in (
-                                                "corpus_minutes", "utterances", "preset", "seed")}}}
+            training |= {
+                "stages": kept.training.get("stages", {}) | progress.summaries,
+                "settings": dataclasses.asdict(settings)
+                | {
+                    "expression": kept.training.get("settings", {}).get(
+                        "expression", dataclasses.asdict(settings.expression)
+                    )
+                },
+                "pose_retrained": {
+                    "expression_from": kept.name,
+                    "expression_corpus": kept.corpus_hash,
+                    "expression_training": {
+                        k: kept.training.get(k) for k in ("corpus_minutes", "utterances", "preset", "seed")
+                    },
+                },
+            }
         models.eval()
         set_molora_scale(models.expression, 1.0)
-        save_checkpoint(out, Checkpoint(
-            models, features.channels, tuple(PoseStyleEntry(s.name, s.pose_kind) for s in features.speakers),
-            bank, centroids, features.corpus_hash, training))
+        save_checkpoint(
+            out,
+            Checkpoint(
+                models,
+                features.channels,
+                tuple(PoseStyleEntry(s.name, s.pose_kind) for s in features.speakers),
+                bank,
+                centroids,
+                features.corpus_hash,
+                training,
+            ),
+        )
         state_file.unlink(missing_ok=True)
-        print(f"train: wrote {out} in {(time.monotonic() - started) / 60:.1f} min; "
-              + ", ".join(f"{k} {v['steps']} steps loss {v['loss_first']:.3g} -> {v['loss_last']:.3g}"
-                          for k, v in progress.summaries.items()))
+        print(
+            f"train: wrote {out} in {(time.monotonic() - started) / 60:.1f} min; "
+            + ", ".join(
+                f"{k} {v['steps']} steps loss {v['loss_first']:.3g} -> {v['loss_last']:.3g}"
+                for k, v in progress.summaries.items()
+            )
+        )
     processes.barrier()
     return out
 

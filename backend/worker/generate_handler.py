@@ -53,8 +53,11 @@ class GenerateRequest:
         """RequestError (or OptionError) names the first parameter that is missing or wrong, and what it needs."""
         audio = Path(require_param(REQUEST, params, "audio", str))
         if not audio.is_file():
-            raise AudioError(f"sound file {audio} does not exist: check the path (and that its drive is mounted)"
-                             if not audio.exists() else f"{audio} is not a file: choose a sound or video file")
+            raise AudioError(
+                f"sound file {audio} does not exist: check the path (and that its drive is mounted)"
+                if not audio.exists()
+                else f"{audio} is not a file: choose a sound or video file"
+            )
         out = Path(require_param(REQUEST, params, "out", str))
         if out.suffix != CLIP_SUFFIX:
             raise RequestError(f"{REQUEST}: 'out' must name a {CLIP_SUFFIX} motion clip, got {out}")
@@ -81,8 +84,15 @@ def handle_generate(params: Mapping[str, Any], job: JobContext) -> dict[str, Any
     style = None if options.style is None else load_style(options.style, checkpoint)  # a bad one fails before decoding
     job.progress(0.0, "decoding audio")
     sound = decode_audio(request.audio)
-    clip = generate_clip(request.audio, options, checkpoint, style=style, wave=sound.samples, progress=job.progress,
-                         cancel=lambda: job.cancelled)
+    clip = generate_clip(
+        request.audio,
+        options,
+        checkpoint,
+        style=style,
+        wave=sound.samples,
+        progress=job.progress,
+        cancel=lambda: job.cancelled,
+    )
     job.progress(1.0, "writing the clip")
     save_clip(clip, request.out)
     return {
@@ -100,12 +110,16 @@ def sound_notes(path: Path, sound: DecodedAudio) -> list[str]:
     """What the artist should know about the sound itself: a truncated file, or no sound above silence."""
     notes = []
     if sound.truncation is not None:
-        notes.append(f"{path.name} looks truncated ({sound.truncation}): the clip covers the {sound.duration:.2f} s "
-                     "that decode; copy or export the file again for the rest")
+        notes.append(
+            f"{path.name} looks truncated ({sound.truncation}): the clip covers the {sound.duration:.2f} s "
+            "that decode; copy or export the file again for the rest"
+        )
     peak = max(float(sound.samples.max(initial=0.0)), -float(sound.samples.min(initial=0.0)))  # no |x| copy
     if peak < SILENCE_PEAK:
-        notes.append(f"{path.name} is silent (peak {_decibels(peak)} dBFS): the mouth stays at rest; check the sound "
-                     "strip's file if you expected speech")
+        notes.append(
+            f"{path.name} is silent (peak {_decibels(peak)} dBFS): the mouth stays at rest; check the sound "
+            "strip's file if you expected speech"
+        )
     return notes
 
 
@@ -120,6 +134,7 @@ def channel_notes(clip_channels: tuple[str, ...], rig_channels: tuple[str, ...])
     if not missing:
         return []
     shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
-    return [f"the rig has no shape key for {len(missing)} of the clip's {len(clip_channels)} channels ({shown}): "
-            "map them with a custom mapping, or adapt a style to this rig's channels"]
-
+    return [
+        f"the rig has no shape key for {len(missing)} of the clip's {len(clip_channels)} channels ({shown}): "
+        "map them with a custom mapping, or adapt a style to this rig's channels"
+    ]

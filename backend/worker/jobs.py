@@ -60,4 +60,3 @@ def raise_in_thread(thread_id: int, exception: type[BaseException] | None) -> bo
     pending one). True when the thread exists."""
     target = ctypes.py_object(exception) if exception is not None else None
     return ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), target) == 1
-

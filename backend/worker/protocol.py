@@ -1,4 +1,5 @@
-"""The worker's wire format: one JSON object per line, requests on stdin, events on stdout (docs/architecture.md section 2).
+"""The worker's wire format: one JSON object per line, requests on stdin, events on stdout (docs/architecture.md
+section 2).
 
     worker -> client, first:  {"event": "hello", "protocol": 1, "backend_version": "0.1.0", "python": "3.11.2",
                                "pid": 4242, "requests": ["cancel", "ping", "probe_audio", "shutdown"]}
@@ -80,7 +81,9 @@ def parse_request(line: bytes) -> Request:
     except UnicodeDecodeError as error:
         raise ProtocolError(f"request line is not UTF-8 text ({error})") from error
     except json.JSONDecodeError as error:
-        raise ProtocolError(f"request line is not JSON ({error.msg} at column {error.colno}): {_excerpt(line)}") from error
+        raise ProtocolError(
+            f"request line is not JSON ({error.msg} at column {error.colno}): {_excerpt(line)}"
+        ) from error
     except RecursionError:  # json recurses once per nesting level: "[[[[..." must not end the worker
         raise ProtocolError(f"request line nests too deeply to be a request: {_excerpt(line)}") from None
     if not isinstance(message, dict):
@@ -93,7 +96,9 @@ def parse_request(line: bytes) -> Request:
         raise ProtocolError(f"request {request_id} needs a 'type' (a string), got {request_type!r}", request_id)
     params = message.get("params", {})
     if not isinstance(params, dict):
-        raise ProtocolError(f"request {request_id}: 'params' must be an object, got {type(params).__name__}", request_id)
+        raise ProtocolError(
+            f"request {request_id}: 'params' must be an object, got {type(params).__name__}", request_id
+        )
     return Request(request_id, request_type, params)
 
 

@@ -113,8 +113,11 @@ class Worker:
             self._emit(protocol.error_event(request.id, protocol.DUPLICATE_ID, message))
             return
         if ahead:  # jobs run one at a time (a second model run would double memory): say why this one waits
-            emit_progress(None, f"waiting for {len(ahead)} earlier job{'s' if len(ahead) > 1 else ''} to finish "
-                                f"({ahead[0].request_type} {ahead[0].request_id} first)")
+            emit_progress(
+                None,
+                f"waiting for {len(ahead)} earlier job{'s' if len(ahead) > 1 else ''} to finish "
+                f"({ahead[0].request_type} {ahead[0].request_id} first)",
+            )
         self._queue.put((job, request.params))
 
     def _cancel(self, request: protocol.Request) -> None:
@@ -250,9 +253,11 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 def out_of_memory_message(job: JobContext, error: BaseException) -> str:
     detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return (f"{job.request_type} ran out of memory ({detail[:200]}). Close other programs, split long audio into "
-            "shorter files, or choose the CPU device if a GPU ran out; the backend is still running and its memory "
-            "was released")
+    return (
+        f"{job.request_type} ran out of memory ({detail[:200]}). Close other programs, split long audio into "
+        "shorter files, or choose the CPU device if a GPU ran out; the backend is still running and its memory "
+        "was released"
+    )
 
 
 class _HandlerUnavailable(Exception):

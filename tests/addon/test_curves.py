@@ -92,9 +92,14 @@ def test_names_with_quotes_are_escaped_in_data_paths():
     assert plan.data_path == 'key_blocks["odd \\"key\\""].value'
 
 
-@pytest.mark.parametrize("mode, prop, count", [
-    ("QUATERNION", "rotation_quaternion", 4), ("AXIS_ANGLE", "rotation_axis_angle", 4), ("ZXY", "rotation_euler", 3),
-])
+@pytest.mark.parametrize(
+    "mode, prop, count",
+    [
+        ("QUATERNION", "rotation_quaternion", 4),
+        ("AXIS_ANGLE", "rotation_axis_angle", 4),
+        ("ZXY", "rotation_euler", 3),
+    ],
+)
 def test_rotation_curves_per_mode(mode, prop, count):
     plans = bone_rotation_curves('b"1', axis_angle_to_quaternion(np.array([[0.1, 0.2, 0.3]])), mode)
     assert [plan.data_path for plan in plans] == [f'pose.bones["b\\"1"].{prop}'] * count

@@ -117,7 +117,7 @@ def test_custom_mapping():
     custom = CustomMapping({"mouthSmileLeft": "smile"}, head_bone="skull", jaw_bone="chin", jaw_open_key="open")
     mapping = map_rig(rig, CHANNELS, custom=custom)
     assert mapping.kind is RigKind.CUSTOM
-    assert dict(mapping.shape_keys) == {"mouthSmileLeft": "smile"}
+    assert dict(mapping.shape_keys) == {"smile": "mouthSmileLeft"}
     assert mapping.bones == (BoneTarget("skull", "head"), BoneTarget("chin", "jaw"))
     assert mapping.jaw_open_key == "open"
 

@@ -70,4 +70,3 @@ def test_single_row_clip_and_too_short_clip():
     np.testing.assert_allclose(sample_linear(np.array([[0.7]]), one), [[0.7]])
     with pytest.raises(ClipReadError, match="shorter than one scene frame"):
         sample_frames(1, CLIP_FPS, SceneTiming(37.5, 24))
-

@@ -24,9 +24,21 @@ ALLOWED: dict[str, set[str]] = {
     "adaptation": {"core", "audio", "clips", "models", "eyes", "training", "inference"},
     "evaluation": {"core", "audio", "clips", "models", "eyes", "synth", "training", "inference", "adaptation"},
     "tracking": {"core", "audio", "clips", "models", "eyes", "training", "inference", "adaptation"},
-    "worker": {"core", "audio", "clips", "models", "eyes", "inference", "adaptation"},
-    "cli": {"core", "audio", "clips", "models", "eyes", "synth", "training", "inference", "adaptation",
-            "evaluation", "worker", "tracking"},
+    "worker": {"core", "audio", "clips", "models", "eyes", "inference", "adaptation", "tracking"},
+    "cli": {
+        "core",
+        "audio",
+        "clips",
+        "models",
+        "eyes",
+        "synth",
+        "training",
+        "inference",
+        "adaptation",
+        "evaluation",
+        "worker",
+        "tracking",
+    },
 }
 TOP_LEVEL_MODULES = {"__init__", "__main__"}  # everything else lives in a layer
 FORBIDDEN_EVERYWHERE = {"bpy", "mathutils", "adamesh_blender"}  # the backend never imports Blender or the add-on
@@ -81,11 +93,11 @@ def test_imports_only_its_own_layer_and_those_below(path):
     layer = layer_of(module_name(path))
     if layer is None:
         return
-    upward = sorted(name for name in backend_imports(path)
-                    if layer_of(name) not in ({layer} | ALLOWED[layer] | {None}))
+    upward = sorted(name for name in backend_imports(path) if layer_of(name) not in ({layer} | ALLOWED[layer] | {None}))
     assert not upward, f"{module_name(path)} ({layer}) imports a layer it may not: {upward}"
-    outside = sorted(name for name in imports_of(path) if name.split(".")[0] in FORBIDDEN_EVERYWHERE
-                     | NUMPY_ONLY.get(layer, set()))
+    outside = sorted(
+        name for name in imports_of(path) if name.split(".")[0] in FORBIDDEN_EVERYWHERE | NUMPY_ONLY.get(layer, set())
+    )
     assert not outside, f"{module_name(path)} ({layer}) imports {outside}"
 
 
@@ -93,9 +105,15 @@ def test_no_import_cycles():
     graph = {module_name(p): {m for m in backend_imports(p) if m != module_name(p)} for p in SOURCES}
     # a package's __init__ importing its own submodules is how a package re-exports: not a cycle of meaning
     for module, targets in graph.items():
-        graph[module] = {t for t in targets if not (module.count(".") and t.startswith(module + ".")
-                                                    and module in {module_name(p) for p in SOURCES
-                                                                   if p.name == "__init__.py"})}
+        graph[module] = {
+            t
+            for t in targets
+            if not (
+                module.count(".")
+                and t.startswith(module + ".")
+                and module in {module_name(p) for p in SOURCES if p.name == "__init__.py"}
+            )
+        }
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -104,7 +122,7 @@ def test_no_import_cycles():
         stack.append(module)
         for target in sorted(graph.get(module, ())):
             if state.get(target) == 1:
-                cycle = stack[stack.index(target):] + [target]
+                cycle = stack[stack.index(target) :] + [target]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if target not in state:
                 visit(target)

@@ -22,9 +22,16 @@ def test_reading_inside_the_repository_and_temp_folders_works(tmp_path):
 
 
 def test_no_source_names_a_machine_path():
-    sources = [p for p in ROOT.rglob("*") if p.suffix in {".py", ".md", ".toml", ".txt", ".sh"}
-               and not any(part.startswith(".venv") or part in {".git", "dist", "out"}
-                           for part in p.relative_to(ROOT).parts)]
-    offenders = [str(p.relative_to(ROOT)) for p in sources if p != Path(__file__)
-                 and any(marker in p.read_text(errors="ignore") for marker in ("/work/", "../shared", "DESIGN.md"))]
+    sources = [
+        p
+        for p in ROOT.rglob("*")
+        if p.suffix in {".py", ".md", ".toml", ".txt", ".sh"}
+        and not any(part.startswith(".venv") or part in {".git", "dist", "out"} for part in p.relative_to(ROOT).parts)
+    ]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in sources
+        if p != Path(__file__)
+        and any(marker in p.read_text(errors="ignore") for marker in ("/work/", "../shared", "DESIGN.md"))
+    ]
     assert not offenders, f"files naming a path outside the checkout: {offenders}"

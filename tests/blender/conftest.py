@@ -1,11 +1,11 @@
-from backend.adaptation.adapt_options import AdaptOptions
-
 """Tests in the real bpy module: every test starts from an empty factory scene, so no state leaks between them."""
 
 from pathlib import Path
 
 import bpy
 import pytest
+
+from backend.adaptation.adapt_options import AdaptOptions
 
 
 @pytest.fixture(autouse=True)
@@ -33,5 +33,19 @@ def tiny_style(tmp_path_factory, tiny_checkpoint, heldout_corpus) -> Path:
     joined = {key: np.concatenate([getattr(clip, key) for clip in clips]) for key in ("expression", "jaw", "head")}
     save_clip(MotionClip(clips[0].fps, expression_names=clips[0].expression_names, **joined), folder / "reference.npz")
     out = folder / "calm.safetensors"
-    adapt_style(folder / "reference.wav", folder / "reference.npz", out, AdaptOptions(steps=8, device="cpu", phonetic="none", name="calm", checkpoint=str(tiny_checkpoint)))
+    adapt_style(
+        folder / "reference.wav",
+        folder / "reference.npz",
+        out,
+        AdaptOptions(steps=8, device="cpu", phonetic="none", name="calm", checkpoint=str(tiny_checkpoint)),
+    )
     return out
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Said once per run (also with -q): which Blender the tests ran in, and what its build lacks."""
+    from .sound_strips import WHY, can_add_sound_strips
+
+    terminalreporter.write_line(f"Blender-side tests ran in bpy {bpy.app.version_string}")
+    if not can_add_sound_strips():
+        terminalreporter.write_line(WHY)

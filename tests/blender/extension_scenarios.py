@@ -20,6 +20,7 @@ from pathlib import Path
 import bpy
 from fcurves import assigned_fcurves, key_frames
 from rna_layout import draw_panel
+from sound_strips import add_sound_strip, can_add_sound_strips
 
 ADDON = "bl_ext.user_default.adamesh"
 
@@ -31,6 +32,17 @@ def install(zip_path: str) -> None:
     if ADDON not in bpy.context.preferences.addons:
         raise SystemExit(f"{zip_path} did not install as {ADDON}")
     bpy.ops.wm.read_homefile(use_empty=True)
+
+
+def import_audio(path: str) -> None:
+    """The Import Audio button; on a Blender without Audaspace (which refuses it) the tests' fixture strip, chosen
+    for Generate as the button does."""
+    if can_add_sound_strips():
+        bpy.ops.adamesh.import_audio(filepath=path)
+        return
+    scene = bpy.context.scene
+    strip = add_sound_strip(scene, Path(path).stem, path, channel=1, frame_start=scene.frame_current)
+    scene.adamesh.sound_strip = strip.name
 
 
 def addon_module(name: str):
@@ -113,10 +125,16 @@ def registration_cycle(zip_path: str, work: Path) -> dict:
     bpy.ops.preferences.addon_disable(module=ADDON)
     addon_module("session")._worker = ExitProbe(work / "atexit-ran.txt")
     return {
-        "before": before, "installed": installed, "disabled": disabled, "enabled_again": enabled_again,
-        "disabled_again": snapshot(), "handshake": handshake, "addon_version": version,
-        "extension_dir": extension_dir, "worker_alive_after_disable": worker_alive_after_disable,
-    }  # fmt: skip
+        "before": before,
+        "installed": installed,
+        "disabled": disabled,
+        "enabled_again": enabled_again,
+        "disabled_again": snapshot(),
+        "handshake": handshake,
+        "addon_version": version,
+        "extension_dir": extension_dir,
+        "worker_alive_after_disable": worker_alive_after_disable,
+    }
 
 
 def worker_cwd(pid: int) -> Path:
@@ -147,7 +165,7 @@ def operators(zip_path: str, work: Path) -> dict:
     messages["mesh without shape keys"] = operator_error(generate)
     view_layer.objects.active = head
     messages["no sound strip"] = operator_error(generate)
-    bpy.ops.adamesh.import_audio(filepath=str(write_wav(work / "speech.wav")))
+    import_audio(str(write_wav(work / "speech.wav")))
     strip_chosen = scene.adamesh.sound_strip
     messages["no backend"] = operator_error(generate)
     messages["install offline"] = operator_error(lambda: bpy.ops.adamesh.install_backend())
@@ -165,9 +183,11 @@ def operators(zip_path: str, work: Path) -> dict:
     worker_pid = addon_module("session").running_worker().pid
     bpy.ops.preferences.addon_disable(module=ADDON)
     return {
-        "messages": messages, "strip_chosen": strip_chosen, "generate_poll": generate_poll,
+        "messages": messages,
+        "strip_chosen": strip_chosen,
+        "generate_poll": generate_poll,
         "worker_alive_after_disable": process_alive(worker_pid),
-    }  # fmt: skip
+    }
 
 
 def style_library(zip_path: str, work: Path) -> dict:
@@ -187,9 +207,14 @@ def style_library(zip_path: str, work: Path) -> dict:
     bad_name = operator_error(lambda: bpy.ops.adamesh.rename_style(new_name="a/b"))
     bpy.ops.adamesh.delete_style()
     return {
-        "folder": str(folder), "listed": listed, "renamed": renamed, "clash": clash, "bad_name": bad_name,
-        "files_left": sorted(p.name for p in folder.iterdir()), "listed_after_delete": [i.name for i in settings.styles],
-    }  # fmt: skip
+        "folder": str(folder),
+        "listed": listed,
+        "renamed": renamed,
+        "clash": clash,
+        "bad_name": bad_name,
+        "files_left": sorted(p.name for p in folder.iterdir()),
+        "listed_after_delete": [i.name for i in settings.styles],
+    }
 
 
 def panels(zip_path: str, work: Path) -> dict:
@@ -202,7 +227,7 @@ def panels(zip_path: str, work: Path) -> dict:
         results["empty scene"][panel.__name__] = draw_panel(panel, context)
     head = demo_head.build_demo_head()
     context.view_layer.objects.active = head
-    bpy.ops.adamesh.import_audio(filepath=str(write_wav(work / "speech.wav")))
+    import_audio(str(write_wav(work / "speech.wav")))
     folder = addon_module("preferences").style_library_folder(context)
     (folder / "calm.safetensors").write_bytes(b"style bytes")
     bpy.ops.adamesh.refresh_styles()
@@ -242,7 +267,7 @@ def generate_at_frame_37(zip_path: str, work: Path) -> dict:
             key.key_blocks["mouthClose"].keyframe_insert("value", frame=frame)
         key.animation_data.action.name = "Earlier talk"
         scene.frame_set(37)
-        bpy.ops.adamesh.import_audio(filepath=inputs["audio"])
+        import_audio(inputs["audio"])
         clips_before = set(Path(bpy.app.tempdir).glob("adamesh-*.npz"))
         bpy.ops.ed.undo_push(message="before Generate Animation")
         outcome = sorted(bpy.ops.adamesh.generate())
@@ -271,9 +296,16 @@ def generate_at_frame_37(zip_path: str, work: Path) -> dict:
             "slider_min": min(block.slider_min for block in head.data.shape_keys.key_blocks),
         }
         runs[label] = {
-            "outcome": outcome, "clip": str(clip), "first_key": first, "last_key": last, "curves": len(fcurves),
-            "frames": frames, "lip_mm": lip_mm, "after": after, "undone": undone,
-        }  # fmt: skip
+            "outcome": outcome,
+            "clip": str(clip),
+            "first_key": first,
+            "last_key": last,
+            "curves": len(fcurves),
+            "frames": frames,
+            "lip_mm": lip_mm,
+            "after": after,
+            "undone": undone,
+        }
     runs["24 styled"] = generate_in_a_style(inputs["audio"], Path(inputs["style"]), work)
     return {"runs": runs}
 
@@ -284,7 +316,7 @@ def generate_in_a_style(audio: str, style_file: Path, work: Path) -> dict:
     context = bpy.context
     context.scene.render.fps = 24
     context.view_layer.objects.active = importlib.import_module(f"{ADDON}.rig_builders.demo_head").build_demo_head()
-    bpy.ops.adamesh.import_audio(filepath=audio)
+    import_audio(audio)
     shutil.copy(style_file, addon_module("preferences").style_library_folder(context) / style_file.name)
     bpy.ops.adamesh.refresh_styles()
     context.scene.adamesh.styles[style_file.stem].expression_strength = 1.5
@@ -299,9 +331,24 @@ def depsgraph_at(scene, frame: int):
     return bpy.context.evaluated_depsgraph_get()
 
 
+def ict_head(zip_path: str, work: Path) -> dict:
+    """Build the ICT head from the installed extension's own asset."""
+    install(zip_path)
+    head = importlib.import_module(f"{ADDON}.rig_builders.ict_head").build_ict_head()
+    asset = addon_module("bundle").ict_face_asset()
+    rigs = addon_module("anim.rigs")
+    return {
+        "asset": str(asset),
+        "extension_dir": str(Path(addon_module("bundle").ADDON_DIR)),
+        "vertices": len(head.data.vertices),
+        "shape_keys": len(head.data.shape_keys.key_blocks) - 1,
+        "kind": rigs.detect_rig_kind(rigs.describe_rig(head)).value,
+    }
+
+
 SCENARIOS = {
     f.__name__: f
-    for f in (registration_cycle, quit_with_worker, operators, style_library, panels, generate_at_frame_37)
+    for f in (registration_cycle, quit_with_worker, operators, style_library, panels, generate_at_frame_37, ict_head)
 }
 
 if __name__ == "__main__":

@@ -7,8 +7,14 @@ def action_fcurves(action, slot=None) -> list:
     """The Action's F-Curves: on 4.4+ those of `slot` (None: of every slot), on 4.2/4.3 all of them."""
     if not hasattr(action, "layers"):
         return list(action.fcurves)
-    return [fcurve for layer in action.layers for strip in layer.strips for bag in strip.channelbags
-            if slot is None or bag.slot == slot for fcurve in bag.fcurves]
+    return [
+        fcurve
+        for layer in action.layers
+        for strip in layer.strips
+        for bag in strip.channelbags
+        if slot is None or bag.slot == slot
+        for fcurve in bag.fcurves
+    ]
 
 
 def assigned_fcurves(id_block) -> list:

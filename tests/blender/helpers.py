@@ -9,11 +9,12 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from adamesh_blender.anim import compat
 from adamesh_blender.clip_reader import MotionClip, read_clip
 from adamesh_blender.rig_builders.demo_head import build_demo_head
 from backend.clips.motion_clip import MotionClip as BackendClip
 from backend.clips.motion_clip import save_clip
+
+from .sound_strips import add_sound_strip
 
 HEAD = "AdaMesh demo head"  # build_demo_head's default name
 
@@ -28,7 +29,7 @@ def add_speech_strip(folder: Path, frame_start: int, fps: int, fps_base: float =
         wav.writeframes(bytes(2 * int(16000 * seconds)))
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = fps, fps_base
-    return compat.new_sound_strip(scene, "speech", str(path), channel=1, frame_start=frame_start)
+    return add_sound_strip(scene, "speech", str(path), channel=1, frame_start=frame_start)
 
 
 def clip_file(folder: Path, name: str = "clip", **arrays) -> MotionClip:
@@ -53,8 +54,14 @@ def clip_at(values: np.ndarray, clip_fps: float, frame: int, frame_start: float,
 def run_bake(script: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     """`python SCRIPT -- ARGS` as a user runs the batch-bake script with the bpy module."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}  # the script finds its own code
-    return subprocess.run([sys.executable, str(script), "--", *args], cwd=script.parent, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(script), "--", *args],
+        cwd=script.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def save_scene(path: Path) -> Path:

@@ -80,9 +80,16 @@ class CheckedLayout:
         self._check_property(a["active_dataptr"], a["active_propname"], "template_list")
         for index, item in enumerate(getattr(a["dataptr"], a["propname"])):
             list_type.draw_item(
-                None, bpy.context, CheckedLayout(self.problems, self.drawn), a["dataptr"], item, 0,
-                a["active_dataptr"], a["active_propname"], index,
-            )  # fmt: skip
+                None,
+                bpy.context,
+                CheckedLayout(self.problems, self.drawn),
+                a["dataptr"],
+                item,
+                0,
+                a["active_dataptr"],
+                a["active_propname"],
+                index,
+            )
 
 
 def draw_panel(panel_class, context, owner=None) -> tuple[list[str], list[str]]:

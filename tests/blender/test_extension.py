@@ -20,6 +20,9 @@ from backend.core.lip_gap import lip_gap
 from backend.inference.generate_options import GenerateOptions
 
 from .helpers import HEAD, run_bake, save_scene
+from .sound_strips import can_add_sound_strips
+
+pytestmark = pytest.mark.slow  # the installed extension driving the real worker on a trained checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).with_name("extension_scenarios.py")
@@ -58,8 +61,12 @@ def run_scenario(package: Path, scenario: str, tmp_path: Path, inputs: dict | No
     result = tmp_path / "result.json"
     done = subprocess.run(
         [sys.executable, str(SCENARIOS), str(package), scenario, str(result)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(result.read_text()) | {"stdout": done.stdout}
 
@@ -68,8 +75,33 @@ def test_the_zip_holds_the_addon_the_backend_and_its_requirements(package, manif
     names = set(zipfile.ZipFile(package).namelist())
     assert package.name == f"adamesh-{manifest_version}.zip"
     assert {"blender_manifest.toml", "__init__.py", "addon.py", "client/worker_client.py"} <= names
-    assert {"backend/cli/main.py", "backend/worker/server.py", "backend/audio/decode.py", "requirements/backend.txt"} <= names
+    assert {
+        "backend/cli/main.py",
+        "backend/worker/server.py",
+        "backend/audio/decode.py",
+        "requirements/backend.txt",
+    } <= names
+    # the video tracker: its pins (installed on demand) and the face model it fits, with the model's licence
+    assert {
+        "requirements/tracking.txt",
+        "assets/ict-face/ict_face.npz",
+        "assets/ict-face/LICENSE",
+        "assets/tracking/ict_mediapipe.npz",
+        "assets/tracking/LICENSE",
+    } <= names
     assert not [name for name in names if "__pycache__" in name or name.startswith("tests/")]
+
+
+def test_the_zip_carries_the_ict_face_with_its_licence_and_builds_it_from_there(package, tmp_path):
+    names = set(zipfile.ZipFile(package).namelist())
+    folder = "assets/ict-face"
+    assert {f"{folder}/ict_face.npz", f"{folder}/LICENSE", f"{folder}/CREDITS.md", f"{folder}/README.md"} <= names
+    with zipfile.ZipFile(package) as archive:  # the MIT licence travels verbatim
+        assert archive.read(f"{folder}/LICENSE") == (ROOT / folder / "LICENSE").read_bytes()
+        assert archive.read(f"{folder}/CREDITS.md") == (ROOT / folder / "CREDITS.md").read_bytes()
+    seen = run_scenario(package, "ict_head", tmp_path)
+    assert seen["asset"] == str(Path(seen["extension_dir"]) / folder / "ict_face.npz")
+    assert (seen["vertices"], seen["shape_keys"], seen["kind"]) == (26719, 53, "ARKIT")
 
 
 def test_registration_and_unregistration_leave_nothing_behind(package, tmp_path, manifest_version):
@@ -77,7 +109,15 @@ def test_registration_and_unregistration_leave_nothing_behind(package, tmp_path,
     installed, before = seen["installed"], seen["before"]
     assert "VIEW3D_PT_adamesh" in installed["types"] and "ADAMESH_OT_generate" in installed["types"]
     assert {"AdaMeshSettings", "AdaMeshPreferences", "ADAMESH_UL_styles"} <= set(installed["registered_classes"])
-    assert {"generate", "adapt", "cancel_job", "install_backend", "import_audio"} <= set(installed["operators"])
+    assert {
+        "generate",
+        "adapt",
+        "cancel_job",
+        "install_backend",
+        "install_tracker",
+        "import_audio",
+        "key_tracked_reference",
+    } <= set(installed["operators"])
     assert installed["scene_property"] and installed["window_manager_property"]
     assert installed["load_pre_handlers"] == before["load_pre_handlers"] + 1
     # the worker ran the zip's own backend, from the installed extension's folder
@@ -129,7 +169,9 @@ def test_panels_draw_without_errors(package, tmp_path):
     for scene in ("empty scene", "rigged scene"):
         for panel, (problems, _) in seen[scene].items():
             assert problems == [], (scene, panel)
-    assert seen["empty scene"]["VIEW3D_PT_adamesh_rig"][1] == ["label: Select the face mesh (a mesh object with shape keys)"]
+    assert seen["empty scene"]["VIEW3D_PT_adamesh_rig"][1] == [
+        "label: Select the face mesh (a mesh object with shape keys)"
+    ]
     rig = seen["rigged scene"]["VIEW3D_PT_adamesh_rig"][1]
     assert "label: AdaMesh demo head: AdaMesh demo head" in rig  # the mesh, and the rig kind detected
     assert {"prop_search: head_bone", "prop_search: jaw_bone", "prop: channel", "prop_search: shape_key"} <= set(rig)
@@ -187,8 +229,9 @@ def test_the_generate_report_names_the_kept_action(generated_at_37):
     assert all("previous animation kept as 'Earlier talk'" in line for line in reports)
 
 
-def test_generate_animation_uses_the_style_chosen_in_the_library(generated_at_37, tiny_checkpoint, tiny_style,
-                                                                   heldout_speech):
+def test_generate_animation_uses_the_style_chosen_in_the_library(
+    generated_at_37, tiny_checkpoint, tiny_style, heldout_speech
+):
     """The panel's style and its strength slider (1.5) reach the backend: the operator's clip is the one the
     backend makes for that style at that strength, and not the one at strength 1."""
     from backend.inference.generation import generate_clip
@@ -197,8 +240,15 @@ def test_generate_animation_uses_the_style_chosen_in_the_library(generated_at_37
     styled = generated_at_37["runs"]["24 styled"]
     assert styled["outcome"] == ["FINISHED"]
     clip = load_clip(styled["clip"])
-    expected = {strength: generate_clip(heldout_speech[0], GenerateOptions(fps=24.0, style=tiny_style, expression_strength=strength, blinks=True, checkpoint=str(tiny_checkpoint))).expression
-                for strength in (1.0, 1.5)}
+    expected = {
+        strength: generate_clip(
+            heldout_speech[0],
+            GenerateOptions(
+                fps=24.0, style=tiny_style, expression_strength=strength, blinks=True, checkpoint=str(tiny_checkpoint)
+            ),
+        ).expression
+        for strength in (1.0, 1.5)
+    }
     assert np.abs(clip.expression - expected[1.5]).max() < DEVICE_TOLERANCE
     assert np.abs(clip.expression - expected[1.0]).max() > 100 * DEVICE_TOLERANCE
 
@@ -209,6 +259,7 @@ def generated_at_37(package, tmp_path_factory, tiny_checkpoint, tiny_style, held
     return run_scenario(package, "generate_at_frame_37", tmp_path_factory.mktemp("generate"), inputs)
 
 
+@pytest.mark.skipif(not can_add_sound_strips(), reason="this Blender cannot add the bake's sound strips (no Audaspace)")
 def test_the_batch_bake_script_runs_from_the_extensions_folder(package, tmp_path, tiny_checkpoint, heldout_speech):
     """bake.py as shipped: from the unpacked zip, with the bundled backend (nothing from this checkout)."""
     import bpy
@@ -216,9 +267,21 @@ def test_the_batch_bake_script_runs_from_the_extensions_folder(package, tmp_path
     folder = tmp_path / "adamesh"
     zipfile.ZipFile(package).extractall(folder)
     out = tmp_path / "baked.blend"
-    done = run_bake(folder / "bake.py", "--blend", str(save_scene(tmp_path / "scene.blend")), "--object", HEAD,
-                    "--audio", str(heldout_speech[0]), "--out", str(out), "--checkpoint", str(tiny_checkpoint),
-                    "--backend-python", sys.executable)
+    done = run_bake(
+        folder / "bake.py",
+        "--blend",
+        str(save_scene(tmp_path / "scene.blend")),
+        "--object",
+        HEAD,
+        "--audio",
+        str(heldout_speech[0]),
+        "--out",
+        str(out),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--backend-python",
+        sys.executable,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     bpy.ops.wm.open_mainfile(filepath=str(out))
     action = bpy.data.objects[HEAD].data.shape_keys.animation_data.action

@@ -29,14 +29,20 @@ def _clip(folder):
     jaw = np.stack([0.15 * (1 - np.cos(5 * t)), 0.02 * np.sin(3 * t), 0.01 * np.cos(4 * t)], axis=1)
     head = np.stack([0.1 * np.sin(2 * t), 0.05 * np.cos(3 * t), 0.03 * np.sin(t)], axis=1)
     return clip_file(
-        folder, fps=CLIP_FPS, expression=rng.uniform(0, 1, (N_ROWS, len(CHANNELS))).astype(np.float32),
-        expression_names=CHANNELS, jaw=jaw.astype(np.float32), head=head.astype(np.float32),
-    )  # fmt: skip
+        folder,
+        fps=CLIP_FPS,
+        expression=rng.uniform(0, 1, (N_ROWS, len(CHANNELS))).astype(np.float32),
+        expression_names=CHANNELS,
+        jaw=jaw.astype(np.float32),
+        head=head.astype(np.float32),
+    )
 
 
 def test_the_returned_clip_is_keyed_where_the_strip_plays_its_sound(tmp_path):
     clip = _clip(tmp_path)
     strip = add_speech_strip(tmp_path, frame_start=37, fps=24)
+    if "sound_offset" not in strip.bl_rna.properties:
+        pytest.skip(f"Blender {bpy.app.version_string} strips have no sound_offset (4.3+): they play from second 0")
     strip.sound_offset = 0.5  # the strip starts half a second into its file
     head = build_demo_head()
     scene = bpy.context.scene

@@ -10,7 +10,6 @@ import bpy
 import numpy as np
 import pytest
 
-from adamesh_blender.anim import compat
 from adamesh_blender.generation import bake_generated_clip, out_of_sync_reason
 from adamesh_blender.operators.generate import ADAMESH_OT_generate
 from adamesh_blender.rig_builders.demo_head import CHANNELS, build_demo_head
@@ -29,6 +28,9 @@ from .reliability import (
     scratch_files,
 )
 from .rna_layout import draw_panel
+from .sound_strips import add_sound_strip
+
+pytestmark = pytest.mark.slow  # generation through the real worker at many frame rates
 
 
 def generate():
@@ -76,8 +78,10 @@ def test_each_unusable_selection_is_refused_with_what_to_do(head, tmp_path):
     assert "'AdaMesh demo head rig' is an armature: select the face mesh instead" in refusals["armature"]
     assert "'Camera' is a camera: select the face mesh instead" in refusals["camera"]
     assert "'Plain' has no shape keys" in refusals["no shape keys"]
-    assert "'Plain' is not a FLAME, ARKit-52 or AdaMesh demo-head rig; choose a custom mapping" in refusals[
-        "unrecognised rig"]
+    assert (
+        "'Plain' is not a FLAME, ARKit-52 or AdaMesh demo-head rig; choose a custom mapping"
+        in refusals["unrecognised rig"]
+    )
     assert "lacks bone jaw, which a DEMO_HEAD rig needs" in refusals["missing bone"]
     assert "is not deformed by an armature" in refusals["no armature"]
     assert animation_state() == before
@@ -132,9 +136,14 @@ def test_a_linked_rig_is_refused_and_neither_file_changes(addon, tmp_path):
 
 def _clip(folder, rows: int = 50):
     rng = np.random.default_rng(5)
-    return clip_file(folder, fps=24.0, expression=rng.uniform(0, 1, (rows, len(CHANNELS))).astype(np.float32),
-                     expression_names=CHANNELS, jaw=np.zeros((rows, 3), np.float32),
-                     head=np.zeros((rows, 3), np.float32))  # fmt: skip
+    return clip_file(
+        folder,
+        fps=24.0,
+        expression=rng.uniform(0, 1, (rows, len(CHANNELS))).astype(np.float32),
+        expression_names=CHANNELS,
+        jaw=np.zeros((rows, 3), np.float32),
+        head=np.zeros((rows, 3), np.float32),
+    )
 
 
 def test_a_strip_moved_after_generating_is_flagged_and_generating_again_follows_it(head, tmp_path):
@@ -167,7 +176,7 @@ def test_generate_keys_one_frame_each_at_unusual_rates(head, addon, tiny_checkpo
     addon.default_checkpoint = str(tiny_checkpoint)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = fps, fps_base
-    strip = compat.new_sound_strip(scene, "speech", str(heldout_speech[0]), channel=1, frame_start=10)
+    strip = add_sound_strip(scene, "speech", str(heldout_speech[0]), channel=1, frame_start=10)
     strip.mute = True
     earlier = animation_state()
     run = ModalRun(ADAMESH_OT_generate)

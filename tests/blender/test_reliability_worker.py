@@ -16,7 +16,6 @@ import bpy
 import pytest
 
 from adamesh_blender import session
-from adamesh_blender.anim import compat
 from adamesh_blender.client import JobCancelled, JobState
 from adamesh_blender.operators.adapt import ADAMESH_OT_adapt
 from adamesh_blender.operators.generate import ADAMESH_OT_generate
@@ -33,6 +32,9 @@ from .reliability import (
     processes_mentioning,
     scratch_files,
 )
+from .sound_strips import add_sound_strip
+
+pytestmark = pytest.mark.slow  # the real worker on a trained checkpoint
 
 WORKING = lambda job: job.message not in ("", "loading the model")  # noqa: E731  (past start-up: real work)
 
@@ -51,7 +53,7 @@ def rigged(addon, tiny_checkpoint, long_speech):
     head = build_demo_head()
     add_earlier_animation(head)
     bpy.context.view_layer.objects.active = head
-    compat.new_sound_strip(bpy.context.scene, "long", str(long_speech), channel=1, frame_start=1)
+    add_sound_strip(bpy.context.scene, "long", str(long_speech), channel=1, frame_start=1)
     return head
 
 
@@ -69,8 +71,10 @@ def test_a_worker_killed_mid_generate_is_reported_and_the_next_job_gets_a_new_on
     os.kill(pid, signal.SIGKILL)
     assert run.finish(timeout=10) == {"CANCELLED"}
     (error,) = run.messages("ERROR")
-    assert error.startswith(f"the AdaMesh backend stopped unexpectedly: pid {pid} was killed by signal SIGKILL "
-                            "while running generate. Try again (a new backend starts).")
+    assert error.startswith(
+        f"the AdaMesh backend stopped unexpectedly: pid {pid} was killed by signal SIGKILL "
+        "while running generate. Try again (a new backend starts)."
+    )
     assert animation_state() == before and scratch_files() == []
     assert session.running_worker() is None and session.active_job() is None
     bpy.ops.adamesh.check_backend()  # the next job starts a new worker
@@ -139,13 +143,14 @@ def test_the_cancel_button_stops_adapt_and_no_style_is_written(rigged, addon):
     assert session.running_worker().request("ping", timeout=10)["jobs"] == []
 
 
-def test_a_result_that_arrives_after_another_file_was_opened_is_not_keyed_into_it(addon, tiny_checkpoint,
-                                                                                    heldout_speech):
+def test_a_result_that_arrives_after_another_file_was_opened_is_not_keyed_into_it(
+    addon, tiny_checkpoint, heldout_speech
+):
     """The worker finishes just as the artist opens another file: its answer is still on the way when the load
     handler cancels the job. The new file has a head of the same name; nothing is keyed into it."""
     addon.default_checkpoint = str(tiny_checkpoint)
     bpy.context.view_layer.objects.active = build_demo_head()
-    compat.new_sound_strip(bpy.context.scene, "speech", str(heldout_speech[0]), channel=1, frame_start=1)
+    add_sound_strip(bpy.context.scene, "speech", str(heldout_speech[0]), channel=1, frame_start=1)
     run = ModalRun(ADAMESH_OT_generate)
     run.start()
     pid = session.running_worker().pid
@@ -197,7 +202,7 @@ def test_saving_mid_job_keeps_the_job_and_keys_the_same_file(addon, tiny_checkpo
     addon.default_checkpoint = str(tiny_checkpoint)
     head = build_demo_head()
     bpy.context.view_layer.objects.active = head
-    compat.new_sound_strip(bpy.context.scene, "speech", str(heldout_speech[0]), channel=1, frame_start=1)
+    add_sound_strip(bpy.context.scene, "speech", str(heldout_speech[0]), channel=1, frame_start=1)
     run = ModalRun(ADAMESH_OT_generate)
     run.start()
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "saved.blend"))

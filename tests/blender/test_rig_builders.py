@@ -32,7 +32,11 @@ def _check_flame_bones(armature) -> None:
     bones = armature.data.bones
     assert [bone.name for bone in bones] == list(FLAME_BONES)
     assert {bone.name: bone.parent.name if bone.parent else None for bone in bones} == {
-        "root": None, "neck": "root", "jaw": "neck", "left_eye": "neck", "right_eye": "neck"
+        "root": None,
+        "neck": "root",
+        "jaw": "neck",
+        "left_eye": "neck",
+        "right_eye": "neck",
     }
     for bone in bones:  # pointing up with roll 0: bone-local x, y, z = FLAME's left, up, forward
         axes = bone.matrix_local.to_3x3()

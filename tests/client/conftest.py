@@ -145,8 +145,14 @@ class CodeOnLoad:
 
 def run_cli(*arguments: str) -> subprocess.CompletedProcess:
     """`python -m backend ARGUMENTS` in a fresh process, as an artist or a script runs it."""
-    return subprocess.run([sys.executable, "-m", "backend", *arguments], capture_output=True, text=True, cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "backend", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=300,
+    )
 
 
 def assert_one_line_error(run: subprocess.CompletedProcess, words: str) -> None:
@@ -204,7 +210,14 @@ def reference(heldout_corpus, tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("reference")
     speech = np.concatenate([load_audio(heldout_corpus / e["audio"]) for e in chosen])
     soundfile.write(folder / "reference.wav", speech, 16000, subtype="PCM_16")
-    save_clip(MotionClip(25.0, np.concatenate([c.expression for c in clips]), clips[0].expression_names,
-                         np.concatenate([c.jaw for c in clips]), np.concatenate([c.head for c in clips])),
-              folder / "reference.npz")
+    save_clip(
+        MotionClip(
+            25.0,
+            np.concatenate([c.expression for c in clips]),
+            clips[0].expression_names,
+            np.concatenate([c.jaw for c in clips]),
+            np.concatenate([c.head for c in clips]),
+        ),
+        folder / "reference.npz",
+    )
     return folder / "reference.wav", folder / "reference.npz"

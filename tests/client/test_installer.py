@@ -15,14 +15,17 @@ import pytest
 from adamesh_blender.client import InstallError, JobState
 from adamesh_blender.client.installer import PIP_OPTIONS, BackendInstall
 
+pytestmark = pytest.mark.slow  # creates virtual environments
+
 OFFLINE = (*PIP_OPTIONS, "--no-index")
 
 
-def build_wheel(folder: Path, name: str, version: str, source: str) -> Path:
-    """A minimal pure-Python wheel (PEP 427): one module, its metadata and a RECORD with hashes."""
+def build_wheel(folder: Path, name: str, version: str, source: str, requires: tuple[str, ...] = ()) -> Path:
+    """A minimal pure-Python wheel (PEP 427): one module, its metadata (declaring `requires`) and a RECORD."""
+    declared = "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     files = {
         f"{name}.py": source,
-        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{declared}",
         f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: adamesh-tests\nRoot-Is-Purelib: true\n"
         "Tag: py3-none-any\n",
     }
@@ -56,8 +59,10 @@ def test_install_creates_the_environment_and_installs_the_requirements(tmp_path)
     assert install.message == f"Installed in {tmp_path / 'venv'}"
     imported = subprocess.run(
         [str(install.python), "-c", "import adamesh_probe_pkg; print(adamesh_probe_pkg.ANSWER)"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert imported.stdout.strip() == "42"
 
 
@@ -69,3 +74,47 @@ def test_a_failed_pip_install_says_what_pip_said(tmp_path):
     with pytest.raises(InstallError, match="Installing packages failed") as caught:
         install.wait()
     assert "adamesh-no-such-package" in str(caught.value) and install.state is JobState.FAILED
+
+
+def test_has_requirements_looks_for_every_pinned_distribution(tmp_path):
+    """How bake.py decides that the Python running it can also run the backend."""
+    from adamesh_blender import bundle
+    from adamesh_blender.client.installer import has_requirements
+
+    here = tmp_path / "here.txt"
+    here.write_text("# comment\n-r other.txt\nnumpy==1.26.4\npytest>=1 ; python_version >= '3'\n\n")
+    missing = tmp_path / "missing.txt"
+    missing.write_text("numpy==1.26.4\nadamesh-no-such-distribution==1.0\n")
+    assert has_requirements(here) and not has_requirements(missing)
+    assert has_requirements(bundle.backend_requirements())  # the test venv runs the backend
+
+
+def test_an_extra_installs_into_the_existing_environment_without_its_declared_dependencies(tmp_path):
+    """Install Video Tracker: the tracker's pins into the backend's venv, --no-deps (mediapipe declares jax and more
+    that its Face Mesh never imports). The wheel here declares a dependency that exists nowhere."""
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    wheel = build_wheel(tmp_path, "adamesh_extra_pkg", "0.1.0", "ANSWER = 7\n", requires=("adamesh-no-such-dep",))
+    requirements = tmp_path / "tracking.txt"
+    requirements.write_text(f"{wheel}\n")
+    python = tmp_path / "venv" / "bin" / "python"
+    install = BackendInstall.extra(str(python), requirements, OFFLINE)
+    install.start()
+    install.wait()
+    assert install.state is JobState.SUCCEEDED and install.python == python
+    imported = subprocess.run(
+        [str(python), "-c", "import adamesh_extra_pkg; print(adamesh_extra_pkg.ANSWER)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.strip() == "7"
+
+
+def test_a_failed_extra_install_names_its_own_button(tmp_path):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    requirements = tmp_path / "tracking.txt"
+    requirements.write_text("adamesh-no-such-package==9.9.9\n")
+    install = BackendInstall.extra(str(tmp_path / "venv" / "bin" / "python"), requirements, OFFLINE)
+    install.start()
+    with pytest.raises(InstallError, match="press Install Video Tracker again"):
+        install.wait()

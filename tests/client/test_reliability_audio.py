@@ -21,6 +21,8 @@ from tests.media import write_media, write_silent_video
 
 from .conftest import assert_nothing_left, assert_one_line_error, generate_request, run_cli
 
+pytestmark = pytest.mark.slow  # the real worker on a trained checkpoint, an hour of audio
+
 FPS = 24.0
 
 
@@ -38,12 +40,14 @@ def at_rate(wave: np.ndarray, rate: int) -> np.ndarray:
 
 def written(codec: str, rate: int = 44100, channels: int = 1, **options):
     """A maker of `speech` encoded with `codec` at `rate` over `channels` (the voice in every one; 5.1: LFE silent)."""
+
     def make(path: Path, wave: np.ndarray) -> Path:
         mono = at_rate(wave, rate)
         stacked = np.stack([mono] * channels)
         if channels == 6:
             stacked[3] = 0.0  # the subwoofer channel carries no voice
         return write_media(path, stacked, rate, codec, **options)
+
     return make
 
 
@@ -62,13 +66,15 @@ USABLE = {
 
 
 def send(worker, audio: Path, out: Path, checkpoint: Path) -> dict:
-    return worker.request(*generate_request(audio=str(audio), out=str(out), fps=FPS, checkpoint=str(checkpoint)),
-                          timeout=120)
+    return worker.request(
+        *generate_request(audio=str(audio), out=str(out), fps=FPS, checkpoint=str(checkpoint)), timeout=120
+    )
 
 
 @pytest.mark.parametrize("name", list(USABLE))
-def test_every_usable_kind_of_sound_file_gives_a_clip_of_its_length(module_worker, worker_temp_dir, tiny_checkpoint,
-                                                                    speech, tmp_path, name):
+def test_every_usable_kind_of_sound_file_gives_a_clip_of_its_length(
+    module_worker, worker_temp_dir, tiny_checkpoint, speech, tmp_path, name
+):
     audio = USABLE[name](tmp_path / name if "/" not in name else _folder(tmp_path, name), speech)
     folder = audio.parent
     out = folder / "motion ü.npz"
@@ -127,8 +133,9 @@ def test_clipped_speech_still_animates_like_the_clean_speech(module_worker, tiny
     assert np.corrcoef(clean_jaw, clipped_jaw)[0, 1] > 0.7  # the same openings at the same frames
 
 
-def test_a_truncated_file_animates_what_decodes_and_says_so(module_worker, worker_temp_dir, tiny_checkpoint, speech,
-                                                            tmp_path):
+def test_a_truncated_file_animates_what_decodes_and_says_so(
+    module_worker, worker_temp_dir, tiny_checkpoint, speech, tmp_path
+):
     whole = tmp_path / "whole.wav"
     soundfile.write(whole, np.tile(speech, 2), 16000, subtype="PCM_16")
     cut = tmp_path / "cut.wav"
@@ -162,6 +169,7 @@ def _cut(fraction: float, maker):
         path.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * fraction)])
         whole.unlink()
         return path
+
     return make
 
 
@@ -169,6 +177,7 @@ def _write(data: bytes):
     def make(path: Path, wave: np.ndarray) -> Path:
         path.write_bytes(data)
         return path
+
     return make
 
 
@@ -177,19 +186,24 @@ UNUSABLE = {
     "empty.wav": (_write(b""), "is empty (0 bytes): it holds no sound. Export or copy the sound again"),
     "zero length.wav": (_header_only_wav, "holds no sound (0 samples): the recording is empty"),
     "nan.wav": (_nan_wav, "holds invalid samples (NaN or infinity) near"),
-    "no sound.mp4": (lambda path, wave: write_silent_video(path),
-                     "has no audio track (it holds: video (mpeg4)). Choose a file with sound"),
+    "no sound.mp4": (
+        lambda path, wave: write_silent_video(path),
+        "has no audio track (it holds: video (mpeg4)). Choose a file with sound",
+    ),
     "stub.wav": (_cut(0.1, written("pcm_s16le", 16000)), "is truncated or damaged"),
     "unfinished.mp4": (_cut(0.7, written("aac", 44100, video=True)), "damaged or incomplete"),
-    "photo.mp3": (_write(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()),
-                  "does not recognise it as an audio or video file"),
+    "photo.mp3": (
+        _write(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()),
+        "does not recognise it as an audio or video file",
+    ),
     "missing.wav": (None, "does not exist"),
 }
 
 
 @pytest.mark.parametrize("name", list(UNUSABLE))
-def test_an_unusable_file_is_named_with_what_to_do_and_nothing_is_left(module_worker, worker_temp_dir,
-                                                                       tiny_checkpoint, speech, tmp_path, name):
+def test_an_unusable_file_is_named_with_what_to_do_and_nothing_is_left(
+    module_worker, worker_temp_dir, tiny_checkpoint, speech, tmp_path, name
+):
     maker, words = UNUSABLE[name]
     audio = tmp_path / name if maker is None else maker(tmp_path / name, speech)
     out = tmp_path / "clip.npz"
@@ -226,7 +240,8 @@ def test_the_command_line_gives_the_same_message(tiny_checkpoint, speech, tmp_pa
     name = "nan.wav"
     maker, words = UNUSABLE[name]
     audio = maker(tmp_path / name, speech)
-    run = run_cli("generate", "--audio", str(audio), "--checkpoint", str(tiny_checkpoint), "--out",
-                  str(tmp_path / "clip.npz"))
+    run = run_cli(
+        "generate", "--audio", str(audio), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "clip.npz")
+    )
     assert_one_line_error(run, words)
     assert {p.name for p in tmp_path.iterdir()} == {name}

@@ -18,6 +18,8 @@ from backend.clips import load_clip
 from .conftest import adapt_request, assert_nothing_left, child_processes, generate_request
 from .test_worker_protocol import request, run_worker
 
+pytestmark = pytest.mark.slow  # the real worker under faults
+
 
 @pytest.fixture(scope="module")
 def long_speech(heldout_corpus, tmp_path_factory) -> Path:
@@ -36,43 +38,52 @@ def _virtual_kb(pid: int) -> int:
     raise KeyError("VmSize")
 
 
-def test_out_of_memory_is_reported_and_the_worker_serves_on(start_worker, tiny_checkpoint, heldout_speech, tmp_path,
-                                                            worker_temp_dir):
+def test_out_of_memory_is_reported_and_the_worker_serves_on(
+    start_worker, tiny_checkpoint, heldout_speech, tmp_path, worker_temp_dir
+):
     worker = start_worker()
     audio, _ = heldout_speech
     warm = tmp_path / "warm.npz"  # torch, librosa, pocketsphinx and the model loaded: what every job needs
-    worker.request(*generate_request(audio=str(audio), out=str(warm), fps=25.0, checkpoint=str(tiny_checkpoint)),
-                   timeout=120)
+    worker.request(
+        *generate_request(audio=str(audio), out=str(warm), fps=25.0, checkpoint=str(tiny_checkpoint)), timeout=120
+    )
     ten_minutes = tmp_path / "ten minutes.wav"
-    soundfile.write(ten_minutes, np.tile(soundfile.read(audio, dtype="float32")[0], 300)[: 600 * 16000], 16000,
-                    subtype="PCM_16")
+    soundfile.write(
+        ten_minutes, np.tile(soundfile.read(audio, dtype="float32")[0], 300)[: 600 * 16000], 16000, subtype="PCM_16"
+    )
     # 16 MB of address space to spare: less than the ten minutes' samples at 16 kHz (38 MB), more than a sentence needs
     limit = (_virtual_kb(worker.pid) + 16 * 1024) * 1024
     resource.prlimit(worker.pid, resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
     out = tmp_path / "long.npz"
     with pytest.raises(BackendError) as caught:
-        worker.request(*generate_request(audio=str(ten_minutes), out=str(out), fps=25.0,
-                                         checkpoint=str(tiny_checkpoint)), timeout=120)
+        worker.request(
+            *generate_request(audio=str(ten_minutes), out=str(out), fps=25.0, checkpoint=str(tiny_checkpoint)),
+            timeout=120,
+        )
     assert caught.value.code == "out_of_memory" and caught.value.traceback is None
     assert str(caught.value).startswith("generate ran out of memory (")
     assert "split long audio into shorter files" in str(caught.value) and "the backend is still running" in str(
-        caught.value)
+        caught.value
+    )
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
     assert worker.running and worker.request("ping")["jobs"] == []
     # Memory back (the artist closed something): the same process generates again. Under the limit it could not:
     # pocketsphinx, a C library, exits the process when its own allocation fails (the client then reports the
     # backend stopped, with the log's "ran out of memory" line), so the limit is lifted first.
     resource.prlimit(worker.pid, resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    worker.request(*generate_request(audio=str(audio), out=str(out), fps=25.0, checkpoint=str(tiny_checkpoint)),
-                   timeout=120)
+    worker.request(
+        *generate_request(audio=str(audio), out=str(out), fps=25.0, checkpoint=str(tiny_checkpoint)), timeout=120
+    )
     assert load_clip(out).n_frames > 0
 
 
-def test_cancel_during_recognition_in_two_processes_stops_them(module_worker, worker_temp_dir, tiny_checkpoint,
-                                                               long_speech, tmp_path):
+def test_cancel_during_recognition_in_two_processes_stops_them(
+    module_worker, worker_temp_dir, tiny_checkpoint, long_speech, tmp_path
+):
     out = tmp_path / "long.npz"
-    job = module_worker.submit(*generate_request(audio=str(long_speech), out=str(out), fps=25.0,
-                                                 checkpoint=str(tiny_checkpoint)))
+    job = module_worker.submit(
+        *generate_request(audio=str(long_speech), out=str(out), fps=25.0, checkpoint=str(tiny_checkpoint))
+    )
     while job.message != "recognising phones":
         module_worker.pump(0.05)
     deadline = time.monotonic() + 20
@@ -87,13 +98,15 @@ def test_cancel_during_recognition_in_two_processes_stops_them(module_worker, wo
     assert_nothing_left(module_worker, worker_temp_dir, tmp_path, set())  # no clip, no temp file, no recogniser
 
 
-def test_cancel_while_adapt_reads_the_reference_leaves_nothing(module_worker, worker_temp_dir, tiny_checkpoint,
-                                                               reference, tmp_path):
+def test_cancel_while_adapt_reads_the_reference_leaves_nothing(
+    module_worker, worker_temp_dir, tiny_checkpoint, reference, tmp_path
+):
     """Cancelling in training is test_worker_adapt.py's; here it comes while the phones are being recognised."""
     audio, motion = reference
     out = tmp_path / "style.safetensors"
-    job = module_worker.submit(*adapt_request(audio=str(audio), motion=str(motion), out=str(out),
-                                              checkpoint=str(tiny_checkpoint), steps=5000))
+    job = module_worker.submit(
+        *adapt_request(audio=str(audio), motion=str(motion), out=str(out), checkpoint=str(tiny_checkpoint), steps=5000)
+    )
     while not job.message.startswith("reading the reference"):
         module_worker.pump(0.02)
     job.cancel()
@@ -105,9 +118,14 @@ def test_cancel_while_adapt_reads_the_reference_leaves_nothing(module_worker, wo
 
 def test_a_second_job_waits_for_the_first_and_says_so(module_worker, tiny_checkpoint, heldout_speech, tmp_path):
     audio, _ = heldout_speech
-    jobs = [module_worker.submit(*generate_request(audio=str(audio), out=str(tmp_path / f"{name}.npz"), fps=25.0,
-                                                   checkpoint=str(tiny_checkpoint)))
-            for name in ("first", "second", "third")]
+    jobs = [
+        module_worker.submit(
+            *generate_request(
+                audio=str(audio), out=str(tmp_path / f"{name}.npz"), fps=25.0, checkpoint=str(tiny_checkpoint)
+            )
+        )
+        for name in ("first", "second", "third")
+    ]
     first, second, third = jobs
     deadline = time.monotonic() + 20  # the waiting notices come at once; a loaded machine may delay them
     while not (second.message and third.message) and time.monotonic() < deadline:

@@ -21,6 +21,8 @@ from backend.inference.style_files import load_style
 
 from .conftest import CodeOnLoad, adapt_request, assert_nothing_left, assert_one_line_error, run_cli
 
+pytestmark = pytest.mark.slow  # Adapt Style references through the real worker
+
 
 @pytest.fixture
 def parts(reference):
@@ -39,8 +41,10 @@ def frames(clip, n: int):
 
 
 def send(worker, audio: Path, motion: Path, out: Path, checkpoint: Path, **fields) -> dict:
-    return worker.request(*adapt_request(audio=str(audio), motion=str(motion), out=str(out),
-                                         checkpoint=str(checkpoint), **fields), timeout=120)
+    return worker.request(
+        *adapt_request(audio=str(audio), motion=str(motion), out=str(out), checkpoint=str(checkpoint), **fields),
+        timeout=120,
+    )
 
 
 def refused(worker, temp_dir, checkpoint, audio, motion, folder, **fields) -> BackendError:
@@ -53,8 +57,9 @@ def refused(worker, temp_dir, checkpoint, audio, motion, folder, **fields) -> Ba
     return caught.value
 
 
-def test_audio_and_motion_may_differ_by_the_tolerance_and_no_more(module_worker, worker_temp_dir, tiny_checkpoint,
-                                                                  parts, tmp_path):
+def test_audio_and_motion_may_differ_by_the_tolerance_and_no_more(
+    module_worker, worker_temp_dir, tiny_checkpoint, parts, tmp_path
+):
     wave, clip = parts
     seconds = len(wave) / 16000
     motion = tmp_path / "motion.npz"
@@ -62,14 +67,19 @@ def test_audio_and_motion_may_differ_by_the_tolerance_and_no_more(module_worker,
     # within the tolerance: adapted on the stretch both cover
     near = write_audio(tmp_path / "near.wav", wave[: int((clip.duration - 0.8 * MAX_LENGTH_MISMATCH_S) * 16000)])
     result = send(module_worker, near, motion, tmp_path / "near.safetensors", tiny_checkpoint, steps=2)
-    assert load_style(tmp_path / "near.safetensors").reference_seconds == pytest.approx(
-        clip.duration - 0.8 * MAX_LENGTH_MISMATCH_S, abs=0.05) == result["reference_seconds"]
+    assert (
+        load_style(tmp_path / "near.safetensors").reference_seconds
+        == pytest.approx(clip.duration - 0.8 * MAX_LENGTH_MISMATCH_S, abs=0.05)
+        == result["reference_seconds"]
+    )
     # beyond it: the wrong pair of files, or a wrong frame rate; both lengths are named
     far = write_audio(tmp_path / "far.wav", wave[: int((clip.duration - 1.5 * MAX_LENGTH_MISMATCH_S) * 16000)])
     error = refused(module_worker, worker_temp_dir, tiny_checkpoint, far, motion, tmp_path)
     assert error.code == "bad_reference" and seconds > clip.duration - 1.5 * MAX_LENGTH_MISMATCH_S
-    assert (f"the reference audio far.wav lasts {clip.duration - 1.5 * MAX_LENGTH_MISMATCH_S:.2f} s but the motion "
-            f"motion.npz {clip.duration:.2f} s ({clip.n_frames} frames at 25 fps)") in str(error)
+    assert (
+        f"the reference audio far.wav lasts {clip.duration - 1.5 * MAX_LENGTH_MISMATCH_S:.2f} s but the motion "
+        f"motion.npz {clip.duration:.2f} s ({clip.n_frames} frames at 25 fps)"
+    ) in str(error)
     assert "check the files, the audio range and the frame rate" in str(error)
 
 
@@ -85,12 +95,17 @@ def _non_finite(value):
         broken.head[40, 1] = value
         np.savez(folder / "tracked.npz", **_clip_arrays(broken))  # save_clip would refuse it: write it raw
         return write_audio(folder / "speech.wav", wave), folder / "tracked.npz", {}
+
     return make
 
 
 def _clip_arrays(clip) -> dict[str, np.ndarray]:
-    return {"format": np.array("adamesh-motion/1"), "fps": np.array(clip.fps),
-            "expression_names": np.array(clip.expression_names), **clip.arrays()}
+    return {
+        "format": np.array("adamesh-motion/1"),
+        "fps": np.array(clip.fps),
+        "expression_names": np.array(clip.expression_names),
+        **clip.arrays(),
+    }
 
 
 def _four_column_jaw(wave, clip, folder):
@@ -121,8 +136,9 @@ BAD_REFERENCES = {
 
 
 @pytest.mark.parametrize("case", list(BAD_REFERENCES))
-def test_a_bad_reference_is_named_with_what_is_wrong(module_worker, worker_temp_dir, tiny_checkpoint, parts,
-                                                     tmp_path, case):
+def test_a_bad_reference_is_named_with_what_is_wrong(
+    module_worker, worker_temp_dir, tiny_checkpoint, parts, tmp_path, case
+):
     maker, words = BAD_REFERENCES[case]
     audio, motion, fields = maker(*parts, tmp_path)
     error = refused(module_worker, worker_temp_dir, tiny_checkpoint, audio, motion, tmp_path, **fields)
@@ -130,8 +146,9 @@ def test_a_bad_reference_is_named_with_what_is_wrong(module_worker, worker_temp_
 
 
 def _pickle_in_npz(clip, folder, marker):
-    arrays = _clip_arrays(clip) | {"expression_names": np.array([CodeOnLoad(marker)] * len(clip.expression_names),
-                                                                 dtype=object)}
+    arrays = _clip_arrays(clip) | {
+        "expression_names": np.array([CodeOnLoad(marker)] * len(clip.expression_names), dtype=object)
+    }
     np.savez(folder / "motion.npz", **arrays)  # numpy pickles an object array inside the archive
     return folder / "motion.npz", "'expression_names' is a pickled object array; pickled data is refused"
 
@@ -155,8 +172,12 @@ def _plain_pickle(clip, folder, marker):
     return folder / "motion.npz", "is a pickle, not an .npz motion clip; pickled data is refused"
 
 
-PICKLES = {"pickled array in an .npz": _pickle_in_npz, "torch.save named .npz": _torch_file,
-           "torch.save .pt as a DECA file": _torch_file_as_pt, "plain pickle": _plain_pickle}
+PICKLES = {
+    "pickled array in an .npz": _pickle_in_npz,
+    "torch.save named .npz": _torch_file,
+    "torch.save .pt as a DECA file": _torch_file_as_pt,
+    "plain pickle": _plain_pickle,
+}
 
 
 @pytest.mark.parametrize("case", list(PICKLES))
@@ -168,8 +189,15 @@ def test_a_pickle_is_refused_and_never_run(module_worker, worker_temp_dir, tiny_
     assert pickle.loads(pickle.dumps(CodeOnLoad(tmp_path / "probe"))) and (tmp_path / "probe").exists()
     (tmp_path / "probe").unlink()
     fields = {"tracker": "deca", "motion_fps": 25.0} if motion.suffix == ".pt" else {}
-    error = refused(module_worker, worker_temp_dir, tiny_checkpoint, write_audio(tmp_path / "speech.wav", wave),
-                    motion, tmp_path, **fields)
+    error = refused(
+        module_worker,
+        worker_temp_dir,
+        tiny_checkpoint,
+        write_audio(tmp_path / "speech.wav", wave),
+        motion,
+        tmp_path,
+        **fields,
+    )
     assert error.code == "bad_reference" and words in str(error), str(error)
     assert "loading it can run code" in str(error) or "pickled data is refused" in str(error)
     assert not marker.exists()  # ... but the worker never loaded it
@@ -179,7 +207,16 @@ def test_the_command_line_refuses_a_pickle_without_running_it(tiny_checkpoint, p
     wave, clip = parts
     marker = tmp_path / "pwned"
     motion, words = _torch_file(clip, tmp_path, marker)
-    run = run_cli("adapt", "--audio", str(write_audio(tmp_path / "speech.wav", wave)), "--motion", str(motion),
-                  "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "style.safetensors"))
+    run = run_cli(
+        "adapt",
+        "--audio",
+        str(write_audio(tmp_path / "speech.wav", wave)),
+        "--motion",
+        str(motion),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(tmp_path / "style.safetensors"),
+    )
     assert_one_line_error(run, words)
     assert not marker.exists() and {p.name for p in tmp_path.iterdir()} == {"speech.wav", "motion.npz"}

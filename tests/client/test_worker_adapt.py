@@ -16,12 +16,15 @@ from backend.inference.style_files import load_style
 from .conftest import adapt_request as adapt
 from .conftest import progress_messages
 
+pytestmark = pytest.mark.slow  # Adapt Style through the real worker
+
 
 def test_adapt_reports_steps_and_writes_the_style(worker, tiny_checkpoint, reference, tmp_path):
     audio, motion = reference
     out = tmp_path / "speaker.safetensors"
-    job = worker.submit(*adapt(audio=str(audio), motion=str(motion), out=str(out), checkpoint=str(tiny_checkpoint),
-                               steps=30))
+    job = worker.submit(
+        *adapt(audio=str(audio), motion=str(motion), out=str(out), checkpoint=str(tiny_checkpoint), steps=30)
+    )
     messages = progress_messages(worker, job)
     result = job.outcome()
     assert job.state is JobState.SUCCEEDED and job.fraction == 1.0
@@ -37,8 +40,9 @@ def test_adapt_reports_steps_and_writes_the_style(worker, tiny_checkpoint, refer
 def test_cancel_in_the_middle_of_adapt_stops_within_a_second(worker, tiny_checkpoint, reference, tmp_path):
     audio, motion = reference
     out = tmp_path / "cancelled.safetensors"
-    job = worker.submit(*adapt(audio=str(audio), motion=str(motion), out=str(out), checkpoint=str(tiny_checkpoint),
-                               steps=5000))
+    job = worker.submit(
+        *adapt(audio=str(audio), motion=str(motion), out=str(out), checkpoint=str(tiny_checkpoint), steps=5000)
+    )
     while not job.message.startswith("step "):  # training has started
         worker.pump(0.02)
     cancelled_at = time.monotonic()
@@ -55,22 +59,48 @@ def test_the_artists_mistakes_come_back_as_specific_errors(worker, tiny_checkpoi
     short = tmp_path / "short.wav"
     soundfile.write(short, load_audio(audio)[:32000], 16000, subtype="PCM_16")  # 2 s of the 6 s motion
     with pytest.raises(BackendError) as mismatch:
-        worker.request(*adapt(audio=str(short), motion=str(motion), out=str(tmp_path / "a.safetensors"),
-                              checkpoint=str(tiny_checkpoint)), timeout=60)
+        worker.request(
+            *adapt(
+                audio=str(short),
+                motion=str(motion),
+                out=str(tmp_path / "a.safetensors"),
+                checkpoint=str(tiny_checkpoint),
+            ),
+            timeout=60,
+        )
     assert mismatch.value.code == "bad_reference" and "lasts 2.00 s but the motion" in str(mismatch.value)
     clip = load_clip(motion)
     short_motion = tmp_path / "short.npz"
-    save_clip(MotionClip(25.0, clip.expression[:50], clip.expression_names, clip.jaw[:50], clip.head[:50]),
-              short_motion)
+    save_clip(
+        MotionClip(25.0, clip.expression[:50], clip.expression_names, clip.jaw[:50], clip.head[:50]), short_motion
+    )
     with pytest.raises(BackendError) as too_short:
-        worker.request(*adapt(audio=str(short), motion=str(short_motion), out=str(tmp_path / "b.safetensors"),
-                              checkpoint=str(tiny_checkpoint)), timeout=60)
+        worker.request(
+            *adapt(
+                audio=str(short),
+                motion=str(short_motion),
+                out=str(tmp_path / "b.safetensors"),
+                checkpoint=str(tiny_checkpoint),
+            ),
+            timeout=60,
+        )
     assert too_short.value.code == "bad_reference" and "needs at least 3 s" in str(too_short.value)
     with pytest.raises(BackendError) as not_a_style:
-        worker.request(*adapt(audio=str(audio), motion=str(motion), out=str(tmp_path / "style.npz"),
-                              checkpoint=str(tiny_checkpoint)), timeout=60)
+        worker.request(
+            *adapt(
+                audio=str(audio), motion=str(motion), out=str(tmp_path / "style.npz"), checkpoint=str(tiny_checkpoint)
+            ),
+            timeout=60,
+        )
     assert not_a_style.value.code == "bad_request" and ".safetensors" in str(not_a_style.value)
     with pytest.raises(BackendError) as missing:
         worker.request("adapt", {"audio": str(audio), "out": str(tmp_path / "c.safetensors")}, timeout=60)
     assert missing.value.code == "bad_request" and "'motion'" in str(missing.value)
+    with pytest.raises(BackendError) as both:
+        worker.request(
+            "adapt",
+            {"video": str(audio), "audio": str(audio), "motion": str(motion), "out": str(tmp_path / "d.safetensors")},
+            timeout=60,
+        )
+    assert both.value.code == "bad_request" and "either 'video' or 'audio' with 'motion'" in str(both.value)
     assert missing.value.traceback is None

@@ -22,8 +22,12 @@ def run_worker(lines: list[bytes], answers: int, command: list[str] | None = Non
     its stdin, and return (every stdout event, stderr, exit code)."""
     worker = subprocess.Popen(
         command or [sys.executable, "-m", "backend", "worker"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=ENV,
-    )  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=ENV,
+    )
     watchdog = threading.Timer(30, worker.kill)  # a bug must fail the test, not hang it
     watchdog.start()
     try:
@@ -102,10 +106,11 @@ def test_shutdown_answers_last_and_exits(tmp_path):
 
 def test_stray_output_from_handlers_goes_to_stderr_not_the_protocol():
     command = [
-        sys.executable, "-c",
+        sys.executable,
+        "-c",
         "import sys; from backend.worker.server import main; "
         "sys.exit(main({'noisy': 'tests.client.stray_output_handlers:handle_noisy'}))",
-    ]  # fmt: skip
+    ]
     events, stderr, returncode = run_worker([request("n", "noisy")], 1, command)
     assert events[-1] == {"event": "result", "id": "n", "result": {"printed": True}}
     assert "stray print from a library" in stderr and "stray write to file descriptor 1" in stderr
@@ -115,8 +120,12 @@ def test_stray_output_from_handlers_goes_to_stderr_not_the_protocol():
 def test_closing_stdin_mid_job_stops_the_worker_promptly(hour_of_audio):
     worker = subprocess.Popen(
         [sys.executable, "-m", "backend", "worker"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV,
-    )  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=ENV,
+    )
     try:
         assert json.loads(worker.stdout.readline())["event"] == "hello"
         worker.stdin.write(request("long", "probe_audio", path=str(hour_of_audio)))
@@ -134,11 +143,12 @@ def test_closing_stdin_mid_job_stops_the_worker_promptly(hour_of_audio):
 def test_the_worker_greets_without_loading_torch_or_numpy():
     """Cold start stays a fraction of a second: the CLI and the worker import no heavy library before a request."""
     command = [
-        sys.executable, "-c",
+        sys.executable,
+        "-c",
         "import sys; import backend.cli.main, backend.worker.server; "
         "heavy = sorted({'torch', 'numpy', 'librosa', 'av'} & set(sys.modules)); "
         "sys.exit(f'imported at start: {heavy}') if heavy else sys.exit(backend.worker.server.main())",
-    ]  # fmt: skip
+    ]
     events, stderr, returncode = run_worker([request("p", "ping")], 1, command)
     assert returncode == 0, stderr
     assert [e["event"] for e in events] == ["hello", "result"]

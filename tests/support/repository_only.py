@@ -17,8 +17,18 @@ _SYSTEM = ("/usr", "/etc", "/dev", "/proc", "/sys", "/lib", "/lib64", "/opt", "/
 
 def allowed_roots() -> tuple[str, ...]:
     home = Path.home()
-    roots = {ROOT, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(tempfile.gettempdir()),
-             home / ".cache", home / ".config", home / ".local", home / ".pyenv", home / ".matplotlib"}
+    roots = {
+        ROOT,
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(sys.exec_prefix),
+        Path(tempfile.gettempdir()),
+        home / ".cache",
+        home / ".config",
+        home / ".local",
+        home / ".pyenv",
+        home / ".matplotlib",
+    }
     roots |= {root.resolve() for root in list(roots) if root.exists()}
     return tuple(str(root) for root in roots) + _SYSTEM
 
@@ -35,7 +45,8 @@ def install() -> None:
             return
         path = os.path.abspath(os.fspath(args[0]))
         if not any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots):
-            raise OutsideRepositoryRead(f"a test opened {path}, outside the repository: commit the data it needs "
-                                        "(with its licence) instead")
+            raise OutsideRepositoryRead(
+                f"a test opened {path}, outside the repository: commit the data it needs (with its licence) instead"
+            )
 
     sys.addaudithook(audit)

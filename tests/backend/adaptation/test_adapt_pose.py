@@ -61,8 +61,10 @@ def render_speaker(folder: Path, style: ExpressionStyle) -> list[dict]:
         (folder / kind).mkdir(parents=True)
     rng = np.random.default_rng(14)
     person = Speaker("wide", sample_voice(rng, "test", ("espeak",)), "large", style, "still", POSE_PRESETS["still"])
-    plans = tuple(UtterancePlan(f"u{k}", generate_sentence(rng, "test"), sample_augmentation(rng),
-                                int(rng.integers(2**31))) for k in range(N_REFERENCE + N_NEW))
+    plans = tuple(
+        UtterancePlan(f"u{k}", generate_sentence(rng, "test"), sample_augmentation(rng), int(rng.integers(2**31)))
+        for k in range(N_REFERENCE + N_NEW)
+    )
     return [entry | {"root": folder} for entry in render_job(Job(folder, 25.0, person, plans))]
 
 
@@ -70,8 +72,10 @@ def render_speaker(folder: Path, style: ExpressionStyle) -> list[dict]:
 def speaker(tmp_path_factory, one_thread) -> dict[str, list[dict]]:
     """The speaker articulating wide (the reference) and at the usual 1x (the yardstick), same speech."""
     folder = tmp_path_factory.mktemp("wide-speaker")
-    return {"wide": render_speaker(folder / "wide", WIDE),
-            "usual": render_speaker(folder / "usual", ExpressionStyle(amplitude=1.0))}
+    return {
+        "wide": render_speaker(folder / "wide", WIDE),
+        "usual": render_speaker(folder / "usual", ExpressionStyle(amplitude=1.0)),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +83,9 @@ def new_speech(speaker, tmp_path_factory) -> Path:
     """The new sentences joined into one recording (a rhythm needs several of its periods to be measured)."""
     entries = speaker["wide"][N_REFERENCE:]
     path = tmp_path_factory.mktemp("new") / "new.wav"
-    soundfile.write(path, np.concatenate([load_audio(e["root"] / e["audio"]) for e in entries]), 16000,
-                    subtype="PCM_16")
+    soundfile.write(
+        path, np.concatenate([load_audio(e["root"] / e["audio"]) for e in entries]), 16000, subtype="PCM_16"
+    )
     return path
 
 
@@ -94,20 +99,29 @@ def adapted(speaker, starter, tmp_path_factory, one_thread) -> tuple[Path, np.nd
     t = np.arange(n) / 25.0
     head = np.concatenate([c.head for c in clips])[:n].astype(np.float64)
     head[:, 0] += np.radians(NOD_DEG) * np.sin(2 * np.pi * NOD_HZ * t)
-    clip = MotionClip(25.0, np.concatenate([c.expression for c in clips])[:n], clips[0].expression_names,
-                      np.concatenate([c.jaw for c in clips])[:n], head.astype(np.float32))
-    wave = np.concatenate([load_audio(e["root"] / e["audio"]) for e in entries])[:round(REFERENCE_S * 16000)]
+    clip = MotionClip(
+        25.0,
+        np.concatenate([c.expression for c in clips])[:n],
+        clips[0].expression_names,
+        np.concatenate([c.jaw for c in clips])[:n],
+        head.astype(np.float32),
+    )
+    wave = np.concatenate([load_audio(e["root"] / e["audio"]) for e in entries])[: round(REFERENCE_S * 16000)]
     soundfile.write(folder / "reference.wav", wave, 16000, subtype="PCM_16")
     save_clip(clip, folder / "reference.npz")
     out = folder / "nodding.safetensors"
-    adapt_style(folder / "reference.wav", folder / "reference.npz", out, AdaptOptions(phonetic="none", device="cpu"),
-                starter)
+    adapt_style(
+        folder / "reference.wav", folder / "reference.npz", out, AdaptOptions(phonetic="none", device="cpu"), starter
+    )
     return out, clip.head
 
 
 def generated(new_speech: Path, starter, style: Path | None = None, seed: int = 0) -> MotionClip:
-    return generate_clip(new_speech, GenerateOptions(phonetic="none", style=None if style is None else str(style),
-                                                     blinks=False, seed=seed), starter)
+    return generate_clip(
+        new_speech,
+        GenerateOptions(phonetic="none", style=None if style is None else str(style), blinks=False, seed=seed),
+        starter,
+    )
 
 
 def test_a_nodding_reference_gives_its_amplitude_and_rhythm_on_new_speech(starter, adapted, new_speech):
@@ -125,7 +139,8 @@ def test_a_nodding_reference_gives_its_amplitude_and_rhythm_on_new_speech(starte
 
 
 def test_a_reference_with_one_and_a_half_times_the_jaw_range_gives_at_least_1_4_times_on_new_speech(
-        speaker, starter, adapted, new_speech):
+    speaker, starter, adapted, new_speech
+):
     style, _ = adapted
 
     def opening_spread(clips: list[MotionClip]) -> float:
@@ -155,9 +170,15 @@ def test_the_lips_still_close_on_every_bilabial_with_the_style_applied(speaker, 
         wave = load_audio(entry["root"] / entry["audio"])
         n_frames = load_clip(entry["root"] / entry["motion"]).n_frames
         phones = load_timeline(entry["root"] / entry["phones"])
-        motion = generate_motion(styled, mel_frames(wave, n_frames), torch.from_numpy(
-            phone_features(phones, n_frames, 25.0)), 0, pose, expression_style,
-            pose_calibration=style.pose_calibration)
+        motion = generate_motion(
+            styled,
+            mel_frames(wave, n_frames),
+            torch.from_numpy(phone_features(phones, n_frames, 25.0)),
+            0,
+            pose,
+            expression_style,
+            pose_calibration=style.pose_calibration,
+        )
         rate, count = closure_rate(phones, lip_gap(motion.expression, motion.jaw), 25.0)
         rates += [rate] * count
     assert rates and np.mean(rates) == 1.0

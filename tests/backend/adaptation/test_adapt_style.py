@@ -59,10 +59,18 @@ def speaker(tmp_path_factory, one_thread) -> list[dict]:
     for kind in ("audio", "phones", "motion", "flame"):
         (folder / kind).mkdir()
     rng = np.random.default_rng(7)
-    person = Speaker("happy-crooked", sample_voice(rng, "test", ("espeak",)), "crooked", SPEAKER_STYLE, "still",
-                     POSE_PRESETS["still"])
-    plans = tuple(UtterancePlan(f"u{k}", generate_sentence(rng, "test"), sample_augmentation(rng),
-                                int(rng.integers(2**31))) for k in range(N_UTTERANCES))
+    person = Speaker(
+        "happy-crooked",
+        sample_voice(rng, "test", ("espeak",)),
+        "crooked",
+        SPEAKER_STYLE,
+        "still",
+        POSE_PRESETS["still"],
+    )
+    plans = tuple(
+        UtterancePlan(f"u{k}", generate_sentence(rng, "test"), sample_augmentation(rng), int(rng.integers(2**31)))
+        for k in range(N_UTTERANCES)
+    )
     return [entry | {"root": folder} for entry in render_job(Job(folder, 25.0, person, plans))]
 
 
@@ -71,10 +79,15 @@ def write_reference(entries: list[dict], kind: str, folder: Path, seconds: float
     wave = np.concatenate([load_audio(e["root"] / e["audio"]) for e in entries])
     clips = [load_clip(e["root"] / e[kind]) for e in entries]
     n = sum(c.n_frames for c in clips) if seconds is None else round(seconds * 25)
-    clip = MotionClip(25.0, np.concatenate([c.expression for c in clips])[:n], clips[0].expression_names,
-                      np.concatenate([c.jaw for c in clips])[:n], np.concatenate([c.head for c in clips])[:n])
+    clip = MotionClip(
+        25.0,
+        np.concatenate([c.expression for c in clips])[:n],
+        clips[0].expression_names,
+        np.concatenate([c.jaw for c in clips])[:n],
+        np.concatenate([c.head for c in clips])[:n],
+    )
     audio, motion = folder / f"{kind}-reference.wav", folder / f"{kind}-reference.npz"
-    soundfile.write(audio, wave[:round(n / 25 * 16000)], 16000, subtype="PCM_16")
+    soundfile.write(audio, wave[: round(n / 25 * 16000)], 16000, subtype="PCM_16")
     save_clip(clip, motion)
     return audio, motion
 
@@ -87,8 +100,10 @@ def checkpoint(tiny_checkpoint):
 @pytest.fixture(scope="module")
 def starter():
     if not DEFAULT_CHECKPOINT.is_file():
-        pytest.skip(f"the starter checkpoint {DEFAULT_CHECKPOINT} is not installed: the tiny test checkpoint is "
-                    "trained too little to carry a style")
+        pytest.skip(
+            f"the starter checkpoint {DEFAULT_CHECKPOINT} is not installed: the tiny test checkpoint is "
+            "trained too little to carry a style"
+        )
     return load_checkpoint(DEFAULT_CHECKPOINT)
 
 
@@ -115,16 +130,22 @@ def statistics_on_new_sentences(speaker, checkpoint, lowered: bool = False, **op
     are FLAME-shaped and are lowered back to the corpus channels first."""
     generated, truth = [], []
     for entry in speaker[NEW]:
-        clip = generate_clip(entry["root"] / entry["audio"], GenerateOptions(blinks=False, phonetic="none", **options), checkpoint)
+        clip = generate_clip(
+            entry["root"] / entry["audio"], GenerateOptions(blinks=False, phonetic="none", **options), checkpoint
+        )
         if lowered:
-            clip = MotionClip(clip.fps, lower_from_flame(clip.expression), checkpoint.channel_names, clip.jaw,
-                              clip.head)
+            clip = MotionClip(
+                clip.fps, lower_from_flame(clip.expression), checkpoint.channel_names, clip.jaw, clip.head
+            )
         generated.append(clip)
         truth.append(load_clip(entry["root"] / entry["motion"]))
 
     def statistics(clips: list[MotionClip]) -> dict:
-        return expression_statistics(np.concatenate([c.expression for c in clips]),
-                                     np.concatenate([c.jaw for c in clips]), clips[0].expression_names)
+        return expression_statistics(
+            np.concatenate([c.expression for c in clips]),
+            np.concatenate([c.jaw for c in clips]),
+            clips[0].expression_names,
+        )
 
     assert [c.n_frames for c in generated] == [c.n_frames for c in truth]
     return statistics(generated), statistics(truth)
@@ -154,14 +175,17 @@ def test_the_style_file_is_small_and_says_what_was_learnt(tiny_style, checkpoint
     style = load_style(tiny_style, checkpoint)
     assert tiny_style.stat().st_size < 5_000_000
     assert style.channel_names == checkpoint.channel_names and style.head_rank is None
-    assert style.reference_seconds == pytest.approx(load_clip(tiny_style.with_name("motion-reference.npz")).duration,
-                                                    abs=0.2)  # the audio ends a frame or two earlier
+    assert style.reference_seconds == pytest.approx(
+        load_clip(tiny_style.with_name("motion-reference.npz")).duration, abs=0.2
+    )  # the audio ends a frame or two earlier
     assert style.reference_seconds > 10.0 and style.created.endswith("+00:00")
     assert 1 <= style.adaptation["steps"] <= 60
     assert style.adaptation["holdout_loss_best"] <= style.adaptation["holdout_loss_start"]
     assert style.retrieval["method"] in ("blend+fit+calibration", "blend+refine+fit+calibration")
-    assert style.retrieval["matches"] and style.retrieval["fit"]["code_loss_best"] <= \
-        style.retrieval["fit"]["code_loss_start"]
+    assert (
+        style.retrieval["matches"]
+        and style.retrieval["fit"]["code_loss_best"] <= style.retrieval["fit"]["code_loss_start"]
+    )
     assert len(style.retrieval["calibration"]["gain"]) == 3 and "fitted to its pose codes" in describe(style)
     assert style.eyes.source == "reference"  # the reference's eyeBlink channels gave the blink rate
 
@@ -173,7 +197,9 @@ def test_a_flame_reference_gives_exp1_to_exp100_output(speaker, checkpoint, tmp_
     assert style.channel_names == FLAME_EXPRESSION_NAMES
     assert style.head_rank == len(checkpoint.channel_names)  # the checkpoint's head, then a map to the channels
     entry = speaker[NEW][0]
-    flame = generate_clip(entry["root"] / entry["audio"], GenerateOptions(phonetic="none", style=out, blinks=False), checkpoint)
+    flame = generate_clip(
+        entry["root"] / entry["audio"], GenerateOptions(phonetic="none", style=out, blinks=False), checkpoint
+    )
     assert flame.expression_names == FLAME_EXPRESSION_NAMES and flame.expression.shape[1] == 100
     assert np.isfinite(flame.expression).all() and flame.expression.std(axis=0).max() > 0
 
@@ -207,10 +233,16 @@ def test_pose_retrieval_finds_a_training_speaker_and_refining_fits_the_reference
 
     features = load_corpus_features(tiny_corpus)
     for speaker, info in enumerate(features.speakers):
-        rows = np.concatenate([np.arange(features.rows(u).start, features.rows(u).stop)
-                               for u in features.utterances_of(speaker)])
-        clip = MotionClip(25.0, features.expression[rows].numpy(), features.channels, features.jaw[rows].numpy(),
-                          features.head[rows].numpy())
+        rows = np.concatenate(
+            [np.arange(features.rows(u).start, features.rows(u).stop) for u in features.utterances_of(speaker)]
+        )
+        clip = MotionClip(
+            25.0,
+            features.expression[rows].numpy(),
+            features.channels,
+            features.jaw[rows].numpy(),
+            features.head[rows].numpy(),
+        )
         reference = Reference(clip, features.mel[rows], None)
         blended = adapt_pose(checkpoint, reference, refine=False, last_stage="retrieval")
         assert blended.report["matches"][0]["name"] == info.name
@@ -224,32 +256,67 @@ def test_strength_zero_is_the_base_and_above_one_exaggerates(speaker, checkpoint
     entry = speaker[NEW][0]
     audio = entry["root"] / entry["audio"]
     base = generate_clip(audio, GenerateOptions(phonetic="none", blinks=False), checkpoint)
-    off = generate_clip(audio, GenerateOptions(phonetic="none", style=tiny_style, expression_strength=0.0, pose_strength=0.0, blinks=False), checkpoint)
+    off = generate_clip(
+        audio,
+        GenerateOptions(phonetic="none", style=tiny_style, expression_strength=0.0, pose_strength=0.0, blinks=False),
+        checkpoint,
+    )
     np.testing.assert_allclose(off.expression, base.expression, atol=1e-6)
     np.testing.assert_allclose(off.head, base.head, atol=1e-6)
-    change = [np.abs(generate_clip(audio, GenerateOptions(phonetic="none", style=tiny_style, expression_strength=s, pose_strength=s, blinks=False), checkpoint).expression - base.expression).mean() for s in (0.5, 1.0, 1.6)]
+    change = [
+        np.abs(
+            generate_clip(
+                audio,
+                GenerateOptions(
+                    phonetic="none", style=tiny_style, expression_strength=s, pose_strength=s, blinks=False
+                ),
+                checkpoint,
+            ).expression
+            - base.expression
+        ).mean()
+        for s in (0.5, 1.0, 1.6)
+    ]
     assert 0 < change[0] < change[1] < change[2]
 
 
 def test_progress_reports_steps_and_cancel_stops_in_the_middle(speaker, checkpoint, tmp_path):
     audio, motion = write_reference(speaker[:2], "motion", tmp_path)
     messages = []
-    adapt_style(audio, motion, None, AdaptOptions(steps=12, phonetic="none"), checkpoint, progress=lambda f, m: messages.append((f, m)))
+    adapt_style(
+        audio,
+        motion,
+        None,
+        AdaptOptions(steps=12, phonetic="none"),
+        checkpoint,
+        progress=lambda f, m: messages.append((f, m)),
+    )
     fractions = [f for f, _ in messages]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     steps = [m for _, m in messages if m.startswith("step ")]
     assert len(steps) == 12 and "loss" in steps[0] and "s left" in steps[0]
     calls = []
     with pytest.raises(AdaptationCancelled):
-        adapt_style(audio, motion, tmp_path / "never.safetensors", AdaptOptions(steps=50, phonetic="none"), checkpoint, progress=lambda f, m: calls.append(m), cancel=lambda: sum(m.startswith("step") for m in calls) >= 3)
+        adapt_style(
+            audio,
+            motion,
+            tmp_path / "never.safetensors",
+            AdaptOptions(steps=50, phonetic="none"),
+            checkpoint,
+            progress=lambda f, m: calls.append(m),
+            cancel=lambda: sum(m.startswith("step") for m in calls) >= 3,
+        )
     assert not (tmp_path / "never.safetensors").exists()
     assert sum(m.startswith("step") for m in calls) == 3
 
 
 def test_auto_device_gives_the_cpu_result(speaker, tiny_checkpoint, tmp_path):
     audio, motion = write_reference(speaker[:2], "motion", tmp_path)
-    styles = {device: adapt_style(audio, motion, None, AdaptOptions(steps=8, phonetic="none", device=device, checkpoint=str(tiny_checkpoint)))
-              for device in ("cpu", "auto")}
+    styles = {
+        device: adapt_style(
+            audio, motion, None, AdaptOptions(steps=8, phonetic="none", device=device, checkpoint=str(tiny_checkpoint))
+        )
+        for device in ("cpu", "auto")
+    }
     for name, tensor in styles["cpu"].adapter.items():
         torch.testing.assert_close(styles["auto"].adapter[name], tensor, atol=DEVICE_TOLERANCE, rtol=0)
     torch.testing.assert_close(styles["auto"].pose_style, styles["cpu"].pose_style, atol=DEVICE_TOLERANCE, rtol=0)
@@ -277,7 +344,9 @@ def test_the_audio_range_picks_the_reference_out_of_a_longer_recording(speaker, 
     wave = load_audio(audio)
     soundfile.write(longer, np.concatenate([np.zeros(32000, np.float32), wave, wave]), 16000, subtype="PCM_16")
     end = 2.0 + len(wave) / 16000
-    style = adapt_style(longer, motion, None, AdaptOptions(steps=2, phonetic="none", audio_start=2.0, audio_end=end), checkpoint)
+    style = adapt_style(
+        longer, motion, None, AdaptOptions(steps=2, phonetic="none", audio_start=2.0, audio_end=end), checkpoint
+    )
     assert style.reference_seconds == pytest.approx(len(wave) / 16000, abs=0.05)
     with pytest.raises(BadReferenceError, match="does not lie within longer.wav"):
         adapt_style(longer, motion, None, AdaptOptions(phonetic="none", audio_start=60.0), checkpoint)
@@ -290,9 +359,18 @@ def test_a_tracker_file_at_its_own_frame_rate_is_a_reference(speaker, checkpoint
     at_30 = resample_clip(clip, 30.0)
     vhap = tmp_path / "tracked_flame_params.npz"
     zeros = np.zeros((at_30.n_frames, 3), np.float32)
-    np.savez(vhap, expr=at_30.expression, jaw_pose=at_30.jaw, neck_pose=at_30.head, rotation=zeros,
-             translation=zeros, eyes_pose=np.zeros((at_30.n_frames, 6), np.float32))
-    style = adapt_style(audio, vhap, None, AdaptOptions(steps=5, phonetic="none", tracker="vhap", motion_fps=30.0), checkpoint)
+    np.savez(
+        vhap,
+        expr=at_30.expression,
+        jaw_pose=at_30.jaw,
+        neck_pose=at_30.head,
+        rotation=zeros,
+        translation=zeros,
+        eyes_pose=np.zeros((at_30.n_frames, 6), np.float32),
+    )
+    style = adapt_style(
+        audio, vhap, None, AdaptOptions(steps=5, phonetic="none", tracker="vhap", motion_fps=30.0), checkpoint
+    )
     assert style.channel_names == FLAME_EXPRESSION_NAMES
     assert style.reference_seconds == pytest.approx(clip.n_frames / 25.0, abs=0.05)
     with pytest.raises(BadReferenceError, match="stores no frame rate"):
@@ -304,15 +382,68 @@ def test_cli_adapts_and_generates_with_the_style(speaker, tiny_checkpoint, tmp_p
 
     audio, motion = write_reference(speaker[:2], "motion", tmp_path)
     out = tmp_path / "cli.safetensors"
-    assert main(["adapt", "--audio", str(audio), "--motion", str(motion), "--checkpoint", str(tiny_checkpoint),
-                 "--steps", "5", "--phonetic", "none", "--device", "cpu", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "adapt",
+                "--audio",
+                str(audio),
+                "--motion",
+                str(motion),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--steps",
+                "5",
+                "--phonetic",
+                "none",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert f"wrote {out}" in capsys.readouterr().out and out.is_file()
     clip_out = tmp_path / "styled.npz"
     entry = speaker[NEW][0]
-    assert main(["generate", "--audio", str(entry["root"] / entry["audio"]), "--checkpoint", str(tiny_checkpoint),
-                 "--style", str(out), "--expression-strength", "1.5", "--phonetic", "none", "--out",
-                 str(clip_out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--audio",
+                str(entry["root"] / entry["audio"]),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--style",
+                str(out),
+                "--expression-strength",
+                "1.5",
+                "--phonetic",
+                "none",
+                "--out",
+                str(clip_out),
+            ]
+        )
+        == 0
+    )
     assert load_clip(clip_out).eyes is not None  # blinks and saccades are on by default
-    assert main(["generate", "--audio", str(entry["root"] / entry["audio"]), "--checkpoint", str(tiny_checkpoint),
-                 "--style", str(out), "--expression-strength", "5", "--out", str(clip_out)]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                "--audio",
+                str(entry["root"] / entry["audio"]),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--style",
+                str(out),
+                "--expression-strength",
+                "5",
+                "--out",
+                str(clip_out),
+            ]
+        )
+        == 2
+    )
     assert "strength must lie in [0, 3]" in capsys.readouterr().err

@@ -14,8 +14,14 @@ from backend.inference.pose_calibration import RESPONSE_BINS, PoseCalibration, r
 FPS = 25.0
 
 
-def nodding(seconds: float, degrees: float, hz: float, rng: np.random.Generator, noise_deg: float = 0.3,
-            held_tilt_deg: float = 0.0) -> np.ndarray:
+def nodding(
+    seconds: float,
+    degrees: float,
+    hz: float,
+    rng: np.random.Generator,
+    noise_deg: float = 0.3,
+    held_tilt_deg: float = 0.0,
+) -> np.ndarray:
     """A head [T, 3] nodding at `hz` over smooth noise on every axis, radians."""
     from scipy.ndimage import gaussian_filter1d
 
@@ -62,15 +68,19 @@ def test_the_calibration_brings_rhythm_amplitude_and_offset_to_the_reference_on_
     assert abs(after.rhythm_error_hz) < 0.1
     assert all(0.75 < r < 1.3 for r in after.amplitude_ratio), after
     assert abs(after.offset_error_deg[2]) < 0.5
-    without_rhythm = compare_pose(measure_calibration(on_reference_speech, reference, FPS, rhythm=False)
-                                  .apply(new_speech, FPS), reference, FPS)
+    without_rhythm = compare_pose(
+        measure_calibration(on_reference_speech, reference, FPS, rhythm=False).apply(new_speech, FPS), reference, FPS
+    )
     assert abs(without_rhythm.rhythm_error_hz) > 0.25 and 0.75 < without_rhythm.amplitude_ratio[0] < 1.3
 
 
 def test_strength_zero_is_no_calibration_and_one_is_the_measured_one():
     rng = np.random.default_rng(2)
-    calibration = PoseCalibration(torch.tensor([2.0, 0.5, 1.0]), torch.tensor([0.0, 0.1, -0.1]),
-                                  torch.rand(3, RESPONSE_BINS, generator=torch.Generator().manual_seed(0)) + 0.5)
+    calibration = PoseCalibration(
+        torch.tensor([2.0, 0.5, 1.0]),
+        torch.tensor([0.0, 0.1, -0.1]),
+        torch.rand(3, RESPONSE_BINS, generator=torch.Generator().manual_seed(0)) + 0.5,
+    )
     head = nodding(8, 2.0, 0.7, rng).astype(np.float32)
     np.testing.assert_allclose(calibration.at_strength(0.0).apply(head, FPS), head, atol=1e-6)
     np.testing.assert_allclose(calibration.at_strength(1.0).apply(head, FPS), calibration.apply(head, FPS), atol=1e-6)

@@ -263,7 +263,7 @@ def test_truncated_compressed_file_gives_its_decodable_start(tmp_path, name, cod
     assert decoded.truncation is not None
     assert 1.5 < decoded.duration < 3.0
     reference = load_audio(whole)[: len(decoded.samples)]
-    np.testing.assert_allclose(decoded.samples[: 16000], reference[: 16000], atol=1e-3)
+    np.testing.assert_allclose(decoded.samples[:16000], reference[:16000], atol=1e-3)
 
 
 def test_truncated_mp4_is_refused_as_incomplete(tmp_path):

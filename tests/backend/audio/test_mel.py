@@ -21,9 +21,19 @@ def test_blockwise_features_equal_librosa_on_the_whole_wave():
     # 61.5 s crosses the 60 s block boundary: a seam off by a sample would show here.
     wave = np.random.default_rng(0).normal(0.0, 0.1, size=int(61.5 * SAMPLE_RATE)).astype(np.float32)
     reference = librosa.feature.melspectrogram(
-        y=wave, sr=SAMPLE_RATE, n_fft=512, hop_length=160, win_length=400, window="hann",
-        center=True, pad_mode="constant", power=2.0, n_mels=80, fmin=20.0, fmax=8000.0,
-    )  # fmt: skip
+        y=wave,
+        sr=SAMPLE_RATE,
+        n_fft=512,
+        hop_length=160,
+        win_length=400,
+        window="hann",
+        center=True,
+        pad_mode="constant",
+        power=2.0,
+        n_mels=80,
+        fmin=20.0,
+        fmax=8000.0,
+    )
     np.testing.assert_allclose(log_mel(wave), np.log(reference.T + 1e-6), atol=2e-5)
 
 

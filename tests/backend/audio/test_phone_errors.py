@@ -39,8 +39,13 @@ def exact_timeline(seed: int, n: int = 3000) -> list[Phone]:
 
 def test_a_known_pair_gives_known_counts():
     reference = [Phone(SILENCE, 0.0, 0.1), Phone("M", 0.1, 0.2), Phone("AA", 0.2, 0.4), Phone(SILENCE, 0.4, 0.5)]
-    recognised = [Phone(SILENCE, 0.0, 0.12), Phone("B", 0.12, 0.2), Phone("AA", 0.2, 0.3), Phone("N", 0.3, 0.42),
-                  Phone(SILENCE, 0.42, 0.5)]
+    recognised = [
+        Phone(SILENCE, 0.0, 0.12),
+        Phone("B", 0.12, 0.2),
+        Phone("AA", 0.2, 0.3),
+        Phone("N", 0.3, 0.42),
+        Phone(SILENCE, 0.42, 0.5),
+    ]
     profile = measure_error_profile([(reference, recognised)])
     assert profile["deletion_rate"] == 0.0
     assert profile["insertion_rate"] == 0.25
@@ -54,7 +59,10 @@ def test_a_known_pair_gives_known_counts():
     assert profile["boundary_errors_ms"] == [0.0, 20.0]
     assert profile["boundary_jitter_ms"]["mean"] == pytest.approx(10.0)
     assert event_scores(reference, recognised) == {
-        "bilabial_detection": 1.0, "m_detection": 1.0, "open_vowel_detection": 1.0, "bilabial_false_share": 0.0,
+        "bilabial_detection": 1.0,
+        "m_detection": 1.0,
+        "open_vowel_detection": 1.0,
+        "bilabial_false_share": 0.0,
     }
 
 
@@ -107,8 +115,11 @@ def test_corruption_reproduces_the_profile_it_is_given(which):
     counts = np.array(measured["substitution_counts"])
     supported = counts.sum(axis=1) >= 150
     assert supported.sum() >= 5
-    np.testing.assert_allclose(np.array(measured["substitution_matrix"])[supported],
-                               np.array(profile["substitution_matrix"])[supported], atol=0.1)
+    np.testing.assert_allclose(
+        np.array(measured["substitution_matrix"])[supported],
+        np.array(profile["substitution_matrix"])[supported],
+        atol=0.1,
+    )
 
 
 def test_corruption_keeps_a_valid_timeline_and_repeats_for_a_seed():

@@ -1,4 +1,5 @@
-"""The phonetic front end on real speech (the LibriSpeech clip in assets/real-speech/, evaluation only) and its features.
+"""The phonetic front end on real speech (the LibriSpeech clip in assets/real-speech/, evaluation only) and its
+features.
 
 Floors are the figures backend/evaluation/phonetic_benchmark.py measured on this clip, minus a margin.
 """
@@ -25,6 +26,8 @@ from backend.audio.phonetic import (
 from backend.core.errors import AudioError
 from backend.core.phones import PHONES, SILENCE, Phone, load_timeline
 from backend.evaluation.real_speech import REAL_CLIP, real_speech_dir
+
+pytestmark = pytest.mark.slow  # pocketsphinx recognition of real speech
 
 DATA = real_speech_dir()
 CLIP = REAL_CLIP
@@ -77,8 +80,11 @@ def test_long_audio_is_aligned_in_utterances_cut_at_pauses(clip):
     clip_s = len(wave) / SAMPLE_RATE
     assert_covers(phones, 2 * clip_s)
     for copy in range(2):
-        part = [Phone(p.phone, p.start - copy * clip_s, p.end - copy * clip_s) for p in phones
-                if copy * clip_s <= p.start < (copy + 1) * clip_s]
+        part = [
+            Phone(p.phone, p.start - copy * clip_s, p.end - copy * clip_s)
+            for p in phones
+            if copy * clip_s <= p.start < (copy + 1) * clip_s
+        ]
         assert frame_accuracy(reference, part, 25.0)["frame_accuracy"] >= 0.88  # measured 0.94, 0.92
 
 
@@ -115,8 +121,11 @@ def test_silence_is_one_silent_phone(mode):
 
 @pytest.mark.parametrize(
     ("wave", "message"),
-    [(np.zeros((2, 100), np.float32), "1-D"), (np.array([], np.float32), "non-empty"),
-     (np.array([0.0, np.nan], np.float32), "NaN")],
+    [
+        (np.zeros((2, 100), np.float32), "1-D"),
+        (np.array([], np.float32), "non-empty"),
+        (np.array([0.0, np.nan], np.float32), "NaN"),
+    ],
 )
 def test_unusable_audio_is_refused(wave, message):
     with pytest.raises(AudioError, match=message):
@@ -132,8 +141,11 @@ def test_long_audio_is_cut_at_pauses_and_workers_do_not_change_the_result(clip):
     assert_covers(one, len(long_wave) / SAMPLE_RATE)
     clip_s = len(wave) / SAMPLE_RATE
     for copy in range(3):
-        part = [Phone(p.phone, p.start - copy * clip_s, p.end - copy * clip_s) for p in one
-                if copy * clip_s <= p.start < (copy + 1) * clip_s]
+        part = [
+            Phone(p.phone, p.start - copy * clip_s, p.end - copy * clip_s)
+            for p in one
+            if copy * clip_s <= p.start < (copy + 1) * clip_s
+        ]
         assert frame_accuracy(reference, part, 25.0)["frame_accuracy"] >= 0.55
 
 

@@ -15,9 +15,14 @@ from backend.synth.flame_lift import FLAME_EXPRESSION_NAMES
 
 def flame_clip(n: int = 40, fps: float = 30.0) -> MotionClip:
     rng = np.random.default_rng(0)
-    return MotionClip(fps, rng.normal(size=(n, 100)).astype(np.float32), FLAME_EXPRESSION_NAMES,
-                      rng.normal(0, 0.1, (n, 3)).astype(np.float32), rng.normal(0, 0.05, (n, 3)).astype(np.float32),
-                      eyes=rng.normal(0, 0.02, (n, 6)).astype(np.float32))
+    return MotionClip(
+        fps,
+        rng.normal(size=(n, 100)).astype(np.float32),
+        FLAME_EXPRESSION_NAMES,
+        rng.normal(0, 0.1, (n, 3)).astype(np.float32),
+        rng.normal(0, 0.05, (n, 3)).astype(np.float32),
+        eyes=rng.normal(0, 0.02, (n, 6)).astype(np.float32),
+    )
 
 
 def test_the_file_has_vhaps_keys_and_reads_back_as_the_same_clip(tmp_path):
@@ -47,8 +52,13 @@ def test_channels_are_placed_by_their_number(tmp_path):
 
 def test_a_clip_in_other_channels_is_refused_with_what_to_do(tmp_path):
     n = 10
-    arkit = MotionClip(25.0, np.zeros((n, len(CHANNELS)), np.float32), CHANNELS, np.zeros((n, 3), np.float32),
-                       np.zeros((n, 3), np.float32))
+    arkit = MotionClip(
+        25.0,
+        np.zeros((n, len(CHANNELS)), np.float32),
+        CHANNELS,
+        np.zeros((n, 3), np.float32),
+        np.zeros((n, 3), np.float32),
+    )
     with pytest.raises(ClipError, match="not FLAME expression coefficients.*adapted on a FLAME reference"):
         export_flame(arkit, tmp_path / "out.npz")
     assert not (tmp_path / "out.npz").exists()

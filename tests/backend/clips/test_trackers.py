@@ -149,8 +149,11 @@ def test_smirk_file_without_eyelids(tmp_path):
 
 @pytest.mark.parametrize(
     "kind, make_arrays, source_name",
-    [("vhap", _vhap_arrays, "tracked_flame_params.npz"), ("deca", _deca_arrays, "codes.npz"),
-     ("smirk", _smirk_arrays, "smirk.npz")],
+    [
+        ("vhap", _vhap_arrays, "tracked_flame_params.npz"),
+        ("deca", _deca_arrays, "codes.npz"),
+        ("smirk", _smirk_arrays, "smirk.npz"),
+    ],
 )
 def test_convert_writes_a_loadable_clip(tmp_path, kind, make_arrays, source_name):
     source = _write(tmp_path, source_name, make_arrays())
@@ -163,9 +166,17 @@ def test_convert_writes_a_loadable_clip(tmp_path, kind, make_arrays, source_name
 
 
 WRONG_LAYOUTS = [
-    ("vhap", _smirk_arrays, r"is not a VHAP file: it lacks 'expr', 'jaw_pose', .*a SMIRK file: choose .*\('smirk' on the command line\)"),
+    (
+        "vhap",
+        _smirk_arrays,
+        r"is not a VHAP file: it lacks 'expr', 'jaw_pose', .*a SMIRK file: choose .*\('smirk' on the command line\)",
+    ),
     ("vhap", _deca_arrays, r"this looks like a DECA / EMOCA / SPECTRE file: choose .*\('deca' on the command line\)"),
-    ("deca", _vhap_arrays, r"is not a DECA / EMOCA / SPECTRE file: it lacks 'exp', 'pose'.*\('vhap' on the command line\)"),
+    (
+        "deca",
+        _vhap_arrays,
+        r"is not a DECA / EMOCA / SPECTRE file: it lacks 'exp', 'pose'.*\('vhap' on the command line\)",
+    ),
     ("smirk", _vhap_arrays, r"keys found: rotation, translation, neck_pose.*\('vhap' on the command line\)"),
     ("smirk", _deca_arrays, r"is not a SMIRK file.*\('deca' on the command line\)"),
 ]

@@ -20,7 +20,7 @@ from backend.inference.generate_options import GenerateOptions
 # Request fields that are not options: the files a request names, and what the add-on knows of its rig.
 REQUEST_ONLY = {
     "generate": {"audio", "out", "rig_channels"},  # rig_channels: the worker notes clip channels the rig lacks
-    "adapt": {"audio", "motion", "out"},
+    "adapt": {"audio", "motion", "video", "tracked", "out"},  # tracked: where to keep a video's tracked motion
 }
 CASES = [("generate", GenerateOptions, GenerateRequest), ("adapt", AdaptOptions, AdaptRequest)]
 
@@ -52,26 +52,47 @@ def test_every_option_is_a_command_line_flag(command, options, request_type):
 
 
 def test_command_line_and_json_give_the_same_options():
-    args = build_parser().parse_args(["generate", "--audio", "a.wav", "--out", "a.npz", "--fps", "29.97",
-                                      "--seed", "3", "--pose-strength", "1.5", "--no-blinks", "--phonetic", "none"])
+    args = build_parser().parse_args(
+        [
+            "generate",
+            "--audio",
+            "a.wav",
+            "--out",
+            "a.npz",
+            "--fps",
+            "29.97",
+            "--seed",
+            "3",
+            "--pose-strength",
+            "1.5",
+            "--no-blinks",
+            "--phonetic",
+            "none",
+        ]
+    )
     from_cli = from_arguments(GenerateOptions, args)
-    from_json = from_params(GenerateOptions, {"fps": 29.97, "seed": 3, "pose_strength": 1.5, "blinks": False,
-                                              "phonetic": "none", "audio": "a.wav"}, "generate")
-    assert from_cli == from_json == GenerateOptions(fps=29.97, seed=3, pose_strength=1.5, blinks=False,
-                                                    phonetic="none")
+    from_json = from_params(
+        GenerateOptions,
+        {"fps": 29.97, "seed": 3, "pose_strength": 1.5, "blinks": False, "phonetic": "none", "audio": "a.wav"},
+        "generate",
+    )
+    assert from_cli == from_json == GenerateOptions(fps=29.97, seed=3, pose_strength=1.5, blinks=False, phonetic="none")
 
 
 def test_json_nulls_keep_defaults_and_integers_pass_as_floats():
     assert from_params(AdaptOptions, {"audio_end": None, "audio_start": 2}, "adapt") == AdaptOptions(audio_start=2.0)
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"seed": "3"}, "generate needs 'seed' (int), got '3'"),
-    ({"blinks": 1}, "generate needs 'blinks' (bool), got 1"),
-    ({"seed": True}, "generate needs 'seed' (int), got True"),
-    ({"fps": float("nan")}, "generate needs 'fps' as a finite number"),
-    ({"phonetic": "loud"}, "generate: 'phonetic' must be one of words, allphone, none, got 'loud'"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"seed": "3"}, "generate needs 'seed' (int), got '3'"),
+        ({"blinks": 1}, "generate needs 'blinks' (bool), got 1"),
+        ({"seed": True}, "generate needs 'seed' (int), got True"),
+        ({"fps": float("nan")}, "generate needs 'fps' as a finite number"),
+        ({"phonetic": "loud"}, "generate: 'phonetic' must be one of words, allphone, none, got 'loud'"),
+    ],
+)
 def test_wrong_json_options_name_the_key_and_what_it_needs(params, message):
     with pytest.raises(OptionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         from_params(GenerateOptions, params, "generate")

@@ -11,13 +11,22 @@ from backend.cli.main import main
 from backend.core.errors import AdaMeshError
 from backend.evaluation.evaluate import evaluate
 
-LIP_KEYS = {"bilabial_closure", "m_closure", "open_vowel_opening", "open_close_ratio", "n_bilabials", "n_m",
-            "n_open_vowels"}
+pytestmark = pytest.mark.slow  # evaluates a trained checkpoint
+
+LIP_KEYS = {
+    "bilabial_closure",
+    "m_closure",
+    "open_vowel_opening",
+    "open_close_ratio",
+    "n_bilabials",
+    "n_m",
+    "n_open_vowels",
+}
 
 
 @pytest.fixture(scope="module")
 def real_clip(heldout_corpus, tmp_path_factory):
-    """A held-out recording laid out like the real clip in assets/real-speech/: audio, <stem>.phones.json, transcript."""
+    """A held-out recording laid out like the real clip in assets/real-speech/: audio, phones.json, transcript."""
     entry = json.loads((heldout_corpus / "index.json").read_text())["utterances"][1]
     folder = tmp_path_factory.mktemp("real")
     shutil.copy(heldout_corpus / entry["audio"], folder / "clip.wav")
@@ -28,8 +37,22 @@ def real_clip(heldout_corpus, tmp_path_factory):
 
 def test_eval_measures_everything(heldout_corpus, tiny_checkpoint, real_clip, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    assert main(["eval", "--data", str(heldout_corpus), "--checkpoint", str(tiny_checkpoint), "--real",
-                 str(real_clip), "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--data",
+                str(heldout_corpus),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--real",
+                str(real_clip),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     index = json.loads((heldout_corpus / "index.json").read_text())
     assert report["utterances"] == len(index["utterances"])

@@ -18,8 +18,9 @@ from backend.synth.speaker_styles import ExpressionStyle
 
 def still_clip(names: tuple[str, ...], seconds: float, fps: float = 25.0) -> MotionClip:
     n = round(seconds * fps)
-    return MotionClip(fps, np.zeros((n, len(names)), np.float32), names, np.zeros((n, 3), np.float32),
-                      np.zeros((n, 3), np.float32))
+    return MotionClip(
+        fps, np.zeros((n, len(names)), np.float32), names, np.zeros((n, 3), np.float32), np.zeros((n, 3), np.float32)
+    )
 
 
 @pytest.mark.parametrize("fps", [25.0, 60.0])
@@ -85,8 +86,8 @@ def test_pauses_are_found_in_the_sound():
     rate, fps = 16000, 25.0
     t = np.arange(rate * 3) / rate
     wave = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
-    wave[rate:int(1.5 * rate)] = 0.0  # half a second of silence after 1 s
-    wave[int(2.5 * rate):int(2.6 * rate)] = 0.0  # a 0.1 s gap is a stop, not a pause
+    wave[rate : int(1.5 * rate)] = 0.0  # half a second of silence after 1 s
+    wave[int(2.5 * rate) : int(2.6 * rate)] = 0.0  # a 0.1 s gap is a stop, not a pause
     (pause,) = pause_timeline(wave, rate, 75, fps)
     assert pause.phone == SILENCE and pause.start == pytest.approx(1.0, abs=0.05)
     assert pause.end == pytest.approx(1.5, abs=0.05)

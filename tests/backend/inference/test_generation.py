@@ -92,7 +92,7 @@ def test_crossfade_windows_cover_the_audio_with_weights_summing_to_one():
 def long_mel(heldout_corpus):
     """About 30 s of held-out speech (its utterances one after another) as 25 fps log-mel."""
     index = json.loads((heldout_corpus / "index.json").read_text())
-    wave = np.concatenate([load_audio(heldout_corpus / u["audio"]) for u in index["utterances"]])[:30 * 16000]
+    wave = np.concatenate([load_audio(heldout_corpus / u["audio"]) for u in index["utterances"]])[: 30 * 16000]
     return mel_frames(wave, motion_frame_count(len(wave) / 16000, 25.0))
 
 
@@ -107,10 +107,12 @@ def test_chunks_are_stitched_exactly(checkpoint, long_mel):
         alone = generate_motion(checkpoint, long_mel[start:end], None, 0, style, plan=ChunkPlan(10**6, 1, 9, 3))
         own_start = start + (12 if k > 0 else 0)
         own_end = end - (12 if end < len(long_mel) else 0)
-        np.testing.assert_allclose(chunked.expression[own_start:own_end],
-                                   alone.expression[own_start - start:own_end - start], atol=1e-5)
-        np.testing.assert_allclose(chunked.jaw[own_start:own_end], alone.jaw[own_start - start:own_end - start],
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            chunked.expression[own_start:own_end], alone.expression[own_start - start : own_end - start], atol=1e-5
+        )
+        np.testing.assert_allclose(
+            chunked.jaw[own_start:own_end], alone.jaw[own_start - start : own_end - start], atol=1e-5
+        )
     short = long_mel[:50]
     one_chunk = generate_motion(checkpoint, short, None, 0, style, plan=plan)
     unchunked = generate_motion(checkpoint, short, None, 0, style, plan=ChunkPlan(10**6, 1, 10**6, 1))
@@ -122,15 +124,17 @@ def test_work_per_chunk_is_bounded_and_total_work_linear(checkpoint, long_mel):
     """Count the frames the Conformer and PoseGPT see, per call and in all, for 10 s and 30 s of audio."""
     models = checkpoint.models
     seen: dict[str, list[int]] = {"encoder": [], "gpt": []}
-    hooks = [models.expression.encoder[0].register_forward_pre_hook(lambda m, a: seen["encoder"].append(a[0].shape[1])),
-             models.pose_gpt.blocks[0].register_forward_pre_hook(lambda m, a: seen["gpt"].append(a[0].shape[1]))]
+    hooks = [
+        models.expression.encoder[0].register_forward_pre_hook(lambda m, a: seen["encoder"].append(a[0].shape[1])),
+        models.pose_gpt.blocks[0].register_forward_pre_hook(lambda m, a: seen["gpt"].append(a[0].shape[1])),
+    ]
     plan = ChunkPlan.for_checkpoint(checkpoint)
     totals = {}
     try:
         for seconds in (10, 30):
             for key in seen:
                 seen[key].clear()
-            generate_motion(checkpoint, long_mel[:seconds * 25], None, 0, pose_style_vector(checkpoint, None))
+            generate_motion(checkpoint, long_mel[: seconds * 25], None, 0, pose_style_vector(checkpoint, None))
             assert max(seen["encoder"]) <= plan.expression_frames
             assert max(seen["gpt"]) <= plan.pose_codes + plan.pose_prompt + 1  # first step: BOS + prompt
             totals[seconds] = sum(seen["encoder"])
@@ -139,19 +143,29 @@ def test_work_per_chunk_is_bounded_and_total_work_linear(checkpoint, long_mel):
             hook.remove()
     # the base (mel-only) and expression paths share one encoder pass; overlaps add a fixed share
     assert totals[30] <= 3.0 * totals[10] * 1.1
-    assert totals[30] <= 30 * 25 * (1 + plan.expression_overlap / (plan.expression_frames - plan.expression_overlap)) + \
-        plan.expression_frames
+    assert (
+        totals[30]
+        <= 30 * 25 * (1 + plan.expression_overlap / (plan.expression_frames - plan.expression_overlap))
+        + plan.expression_frames
+    )
 
 
 def test_progress_rises_to_one_and_cancel_stops(checkpoint, speech):
     audio, _ = speech
     reports = []
-    generate_clip(audio, GenerateOptions(phonetic="none", blinks=False), checkpoint, progress=lambda f, m: reports.append((f, m)))
+    generate_clip(
+        audio, GenerateOptions(phonetic="none", blinks=False), checkpoint, progress=lambda f, m: reports.append((f, m))
+    )
     fractions = [f for f, _ in reports]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(reports) >= 4
     calls = []
     with pytest.raises(GenerationCancelled):
-        generate_clip(audio, GenerateOptions(phonetic="none", blinks=False), checkpoint, cancel=lambda: calls.append(1) or len(calls) > 2)
+        generate_clip(
+            audio,
+            GenerateOptions(phonetic="none", blinks=False),
+            checkpoint,
+            cancel=lambda: calls.append(1) or len(calls) > 2,
+        )
 
 
 def test_phonetic_input_changes_the_lips(checkpoint, speech):
@@ -168,20 +182,64 @@ def test_cli_writes_a_valid_clip(tiny_checkpoint, speech, tmp_path, capsys):
     wav = tmp_path / "speech.wav"
     soundfile.write(wav, load_audio(audio), 16000)
     out = tmp_path / "motion.npz"
-    assert main(["generate", "--audio", str(wav), "--checkpoint", str(tiny_checkpoint), "--fps", "30",
-                 "--phonetic", "none", "--pose-style", "0", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--audio",
+                str(wav),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--fps",
+                "30",
+                "--phonetic",
+                "none",
+                "--pose-style",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     clip = load_clip(out)
     assert clip.n_frames == motion_frame_count(duration, 30) and clip.fps == 30
     printed = capsys.readouterr().out
     assert "frames at 30 fps" in printed and "note:" not in printed
-    assert main(["generate", "--audio", str(tmp_path / "missing.wav"), "--checkpoint", str(tiny_checkpoint),
-                 "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                "--audio",
+                str(tmp_path / "missing.wav"),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "missing.wav" in capsys.readouterr().err
 
 
 def test_cli_says_when_the_sound_is_silent(tiny_checkpoint, tmp_path, capsys):
     silent = tmp_path / "room tone.wav"
     soundfile.write(silent, np.zeros(2 * 16000, dtype=np.float32), 16000, subtype="PCM_16")
-    assert main(["generate", "--audio", str(silent), "--checkpoint", str(tiny_checkpoint), "--phonetic", "none",
-                 "--out", str(tmp_path / "motion.npz")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--audio",
+                str(silent),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--phonetic",
+                "none",
+                "--out",
+                str(tmp_path / "motion.npz"),
+            ]
+        )
+        == 0
+    )
     assert "note: room tone.wav is silent" in capsys.readouterr().out

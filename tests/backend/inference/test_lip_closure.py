@@ -19,8 +19,15 @@ from backend.synth.flame_lift import FLAME_EXPRESSION_NAMES
 FPS = 25.0
 N_FRAMES = 40
 # A "p" of 30 ms between two frame instants (0.44 s and 0.48 s) and a long "m", in an open "a" at 12 mm.
-PHONES = [Phone("SIL", 0.0, 0.1), Phone("AA", 0.1, 0.445), Phone("P", 0.445, 0.475), Phone("AA", 0.475, 0.8),
-          Phone("M", 0.8, 0.9), Phone("AA", 0.9, 1.3), Phone("SIL", 1.3, 1.6)]
+PHONES = [
+    Phone("SIL", 0.0, 0.1),
+    Phone("AA", 0.1, 0.445),
+    Phone("P", 0.445, 0.475),
+    Phone("AA", 0.475, 0.8),
+    Phone("M", 0.8, 0.9),
+    Phone("AA", 0.9, 1.3),
+    Phone("SIL", 1.3, 1.6),
+]
 P_FRAMES = (11, 12)  # the frames whose interval the "p" overlaps
 
 
@@ -36,8 +43,9 @@ def _features(phones=PHONES) -> np.ndarray:
 
 
 def _resampled_gap(expression: np.ndarray, jaw: np.ndarray, fps: float) -> np.ndarray:
-    clip = MotionClip(fps=FPS, expression=expression, expression_names=CHANNELS, jaw=jaw,
-                      head=np.zeros((len(jaw), 3), np.float32))
+    clip = MotionClip(
+        fps=FPS, expression=expression, expression_names=CHANNELS, jaw=jaw, head=np.zeros((len(jaw), 3), np.float32)
+    )
     resampled = resample_clip(clip, fps)
     return lip_gap(resampled.expression, resampled.jaw)
 
@@ -73,7 +81,7 @@ def test_correction_is_a_smooth_local_closing():
         profile = removed[stretch]
         assert len(stretch) >= 3 and profile[0] < profile.max() and profile[-1] < profile.max()
         peak = int(np.argmax(profile))
-        assert (np.diff(profile[:peak + 1]) >= -1e-4).all() and (np.diff(profile[peak:]) <= 1e-4).all()
+        assert (np.diff(profile[: peak + 1]) >= -1e-4).all() and (np.diff(profile[peak:]) <= 1e-4).all()
     assert ((closed_expression >= 0) & (closed_expression <= 1)).all()
 
 
@@ -91,8 +99,13 @@ def test_leaves_closed_bilabials_and_other_phones_alone():
 def test_a_short_vowel_between_two_bilabials_keeps_its_opening():
     # "p a p": the 60 ms vowel shares frame 11 with the first "p" and frame 12 with the second; the lips are closed
     # on both, open 12 mm on the vowel's two frames, which hold no bilabial of their own to close
-    phones = [Phone("SIL", 0.0, 0.3), Phone("P", 0.3, 0.43), Phone("AA", 0.43, 0.49), Phone("P", 0.49, 0.6),
-              Phone("SIL", 0.6, 1.6)]
+    phones = [
+        Phone("SIL", 0.0, 0.3),
+        Phone("P", 0.3, 0.43),
+        Phone("AA", 0.43, 0.49),
+        Phone("P", 0.49, 0.6),
+        Phone("SIL", 0.6, 1.6),
+    ]
     expression, jaw = _open_motion()
     expression[:, CHANNEL_INDEX["mouthClose"]] = 0.5
     expression[11:13, CHANNEL_INDEX["mouthClose"]] = 0.0

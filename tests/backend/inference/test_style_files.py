@@ -35,15 +35,28 @@ def checkpoint(tiny_checkpoint):
 def style(checkpoint) -> Style:
     """A style as Adapt Style leaves it: adapters with non-zero B, style vectors, metadata."""
     generator = torch.Generator().manual_seed(0)
-    adapter = {name: torch.randn(t.shape, generator=generator) * 0.1
-               for name, t in molora_state_dict(checkpoint.models.expression).items()}
-    return Style(adapter=adapter, expression_style=torch.randn(checkpoint.config.expression.style_dim),
-                 pose_style=torch.randn(checkpoint.config.pose_gpt.style_dim), channel_names=checkpoint.channel_names,
-                 checkpoint_hash=checkpoint_hash(checkpoint), eyes=EyeStyle(11.0, 0.25, 3.0, "reference"),
-                 name="test", reference_seconds=10.0, created="2026-01-01T00:00:00+00:00",
-                 retrieval={"method": "blend", "matches": []}, adaptation={"steps": 5},
-                 pose_calibration=PoseCalibration(torch.tensor([2.0, 0.5, 1.5]), torch.tensor([0.0, 0.0, 0.1]),
-                                                  torch.rand(3, RESPONSE_BINS, generator=generator) + 0.5))
+    adapter = {
+        name: torch.randn(t.shape, generator=generator) * 0.1
+        for name, t in molora_state_dict(checkpoint.models.expression).items()
+    }
+    return Style(
+        adapter=adapter,
+        expression_style=torch.randn(checkpoint.config.expression.style_dim),
+        pose_style=torch.randn(checkpoint.config.pose_gpt.style_dim),
+        channel_names=checkpoint.channel_names,
+        checkpoint_hash=checkpoint_hash(checkpoint),
+        eyes=EyeStyle(11.0, 0.25, 3.0, "reference"),
+        name="test",
+        reference_seconds=10.0,
+        created="2026-01-01T00:00:00+00:00",
+        retrieval={"method": "blend", "matches": []},
+        adaptation={"steps": 5},
+        pose_calibration=PoseCalibration(
+            torch.tensor([2.0, 0.5, 1.5]),
+            torch.tensor([0.0, 0.0, 0.1]),
+            torch.rand(3, RESPONSE_BINS, generator=generator) + 0.5,
+        ),
+    )
 
 
 def test_a_style_file_round_trips(style, checkpoint, tmp_path):
@@ -53,12 +66,14 @@ def test_a_style_file_round_trips(style, checkpoint, tmp_path):
     assert loaded.adapter.keys() == style.adapter.keys()
     for name, tensor in style.adapter.items():
         assert torch.equal(loaded.adapter[name], tensor)
-    assert torch.equal(loaded.pose_style, style.pose_style) and torch.equal(loaded.expression_style,
-                                                                             style.expression_style)
+    assert torch.equal(loaded.pose_style, style.pose_style) and torch.equal(
+        loaded.expression_style, style.expression_style
+    )
     for part in ("gain", "offset", "response"):
         assert torch.equal(getattr(loaded.pose_calibration, part), getattr(style.pose_calibration, part))
-    assert dataclasses.replace(loaded, adapter={}, pose_style=None, expression_style=None, pose_calibration=None) == \
-        dataclasses.replace(style, adapter={}, pose_style=None, expression_style=None, pose_calibration=None)
+    assert dataclasses.replace(
+        loaded, adapter={}, pose_style=None, expression_style=None, pose_calibration=None
+    ) == dataclasses.replace(style, adapter={}, pose_style=None, expression_style=None, pose_calibration=None)
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -117,10 +132,10 @@ def test_a_newer_or_foreign_format_is_refused(style, tmp_path, tiny_checkpoint):
     save_style(path, style)
     data = path.read_bytes()
     header_length = struct.unpack("<Q", data[:8])[0]
-    header = data[8:8 + header_length]
+    header = data[8 : 8 + header_length]
     assert json.loads(header)["__metadata__"]["format"] == STYLE_FORMAT
     newer = header.replace(b'"adamesh-style/2"', b'"adamesh-style/3"')  # same length: the offsets stay valid
-    path.write_bytes(data[:8] + newer + data[8 + header_length:])
+    path.write_bytes(data[:8] + newer + data[8 + header_length :])
     with pytest.raises(StyleError, match="newer AdaMesh.*update the AdaMesh add-on"):
         load_style(path)
     with pytest.raises(StyleError, match="not an AdaMesh style file"):

@@ -22,9 +22,15 @@ def tiny_checkpoint_object(seed: int = 0) -> Checkpoint:
     config = ModelConfig.tiny()
     k, styles = config.style_matrix.n_clusters, config.pose_gpt.n_styles
     bank = PoseStyleMatrix(torch.randn(styles, k, config.pose_vqvae.code_dim), torch.rand(styles, k).round() * 5)
-    return Checkpoint(AdaMeshModels(config).eval(), CHANNELS,
-                      tuple(PoseStyleEntry(f"s{i}", kind) for i, kind in enumerate(["still", "nodder", "tilter"])),
-                      bank, torch.randn(k, config.expression.d_model), "abc123", {"preset": "tiny", "seed": seed})
+    return Checkpoint(
+        AdaMeshModels(config).eval(),
+        CHANNELS,
+        tuple(PoseStyleEntry(f"s{i}", kind) for i, kind in enumerate(["still", "nodder", "tilter"])),
+        bank,
+        torch.randn(k, config.expression.d_model),
+        "abc123",
+        {"preset": "tiny", "seed": seed},
+    )
 
 
 @pytest.fixture
@@ -85,7 +91,9 @@ def test_missing_empty_truncated_and_foreign_files(saved, tmp_path):
 
 def test_other_formats_are_refused_with_the_reason(saved):
     rewrite(saved, format="adamesh-checkpoint/2")
-    with pytest.raises(CheckpointError, match="made by a newer AdaMesh than this backend reads.*update the AdaMesh add-on"):
+    with pytest.raises(
+        CheckpointError, match="made by a newer AdaMesh than this backend reads.*update the AdaMesh add-on"
+    ):
         load_checkpoint(saved)
     rewrite(saved, format="adamesh-style/1")
     with pytest.raises(CheckpointError, match="not an AdaMesh checkpoint \\(it holds 'adamesh-style/1'\\)"):
@@ -96,8 +104,11 @@ def test_other_formats_are_refused_with_the_reason(saved):
 
 
 def test_inconsistent_contents_are_refused(saved):
-    rewrite(saved, format="adamesh-checkpoint/1",
-            config=ModelConfig.tiny().with_overrides({"expression": {"d_model": 48, "n_heads": 2}}).to_json())
+    rewrite(
+        saved,
+        format="adamesh-checkpoint/1",
+        config=ModelConfig.tiny().with_overrides({"expression": {"d_model": 48, "n_heads": 2}}).to_json(),
+    )
     with pytest.raises(CheckpointError, match="weights do not fit its own model config"):
         load_checkpoint(saved)
     rewrite(saved, config=ModelConfig.tiny().to_json(), pose_styles=json.dumps([{"name": "a", "kind": "still"}]))
@@ -112,5 +123,8 @@ def test_inconsistent_contents_are_refused(saved):
 
 def test_no_checkpoint_named_and_no_starter_installed(monkeypatch, tmp_path):
     monkeypatch.setattr(checkpoints, "DEFAULT_CHECKPOINT", tmp_path / "starter.safetensors")
-    with pytest.raises(CheckpointError, match=r"starter checkpoint .* is not installed; name one \(--checkpoint FILE, or the Checkpoint setting"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"starter checkpoint .* is not installed; name one \(--checkpoint FILE, or the Checkpoint setting",
+    ):
         load_checkpoint(None)

@@ -24,7 +24,8 @@ def test_presets_differ_in_size_not_in_interface():
 
 def test_overrides_replace_nested_fields_only():
     config = ModelConfig.starter().with_overrides(
-        {"expression": {"molora": {"ranks": [30]}, "expression_head_rank": 16}, "pose_vqvae": {"downsample": 8}})
+        {"expression": {"molora": {"ranks": [30]}, "expression_head_rank": 16}, "pose_vqvae": {"downsample": 8}}
+    )
     assert config.expression.molora.ranks == (30,)
     assert config.expression.molora.alpha == ModelConfig.starter().expression.molora.alpha
     assert config.expression.expression_head_rank == 16

@@ -35,8 +35,8 @@ def reference_update(x_tokens: torch.Tensor, layer, expert_delta) -> torch.Tenso
     gate = torch.softmax(experts.gate(x_tokens), dim=-1)
     total, start = 0, 0
     for i, rank in enumerate(RANKS):
-        a, b = experts.lora_A[start:start + rank], experts.lora_B[:, start:start + rank]
-        total = total + gate[..., i:i + 1] * (ALPHA / rank) * expert_delta(a, b)
+        a, b = experts.lora_A[start : start + rank], experts.lora_B[:, start : start + rank]
+        total = total + gate[..., i : i + 1] * (ALPHA / rank) * expert_delta(a, b)
         start += rank
     return total
 

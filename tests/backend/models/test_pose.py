@@ -146,8 +146,12 @@ def test_cached_and_uncached_sampling_agree(seed):
     torch.manual_seed(seed)
     model = confident_gpt()
     _, audio, style = gpt_inputs(model, 14, seed=seed)
-    runs = [model.generate(audio, style, temperature=1.0, top_p=0.9, generator=torch.Generator().manual_seed(seed),
-                           use_cache=use_cache) for use_cache in (True, False, True)]
+    runs = [
+        model.generate(
+            audio, style, temperature=1.0, top_p=0.9, generator=torch.Generator().manual_seed(seed), use_cache=use_cache
+        )
+        for use_cache in (True, False, True)
+    ]
     assert torch.equal(runs[0], runs[1]) and torch.equal(runs[0], runs[2])
     other_seed = model.generate(audio, style, generator=torch.Generator().manual_seed(seed + 100))
     assert not torch.equal(runs[0], other_seed)
@@ -157,8 +161,12 @@ def test_prompted_sampling_continues_the_prompt_alike_cached_or_not():
     torch.manual_seed(3)
     model = confident_gpt()
     codes, audio, style = gpt_inputs(model, 12, seed=3)
-    cached, uncached = (model.generate(audio, style, generator=torch.Generator().manual_seed(5), prompt=codes[:, :4],
-                                       use_cache=use_cache) for use_cache in (True, False))
+    cached, uncached = (
+        model.generate(
+            audio, style, generator=torch.Generator().manual_seed(5), prompt=codes[:, :4], use_cache=use_cache
+        )
+        for use_cache in (True, False)
+    )
     assert torch.equal(cached[:, :4], codes[:, :4])
     assert torch.equal(cached, uncached)
 

@@ -44,13 +44,15 @@ def matrix(rows, counts) -> PoseStyleMatrix:
 
 def test_similarity_uses_only_shared_clusters_weighted_by_the_reference():
     reference = matrix([[0, 0], [0, 0], [0, 0]], [3, 1, 0])  # cluster 2 never seen in the reference
-    bank = stack_style_matrices([
-        matrix([[0, 0], [0, 0], [99, 99]], [5, 5, 5]),  # differs only where the reference has no data
-        matrix([[0, 0], [4, 0], [0, 0]], [5, 5, 5]),  # 4 away on the reference's rare cluster
-        matrix([[4, 0], [0, 0], [0, 0]], [5, 5, 5]),  # 4 away on the reference's frequent cluster
-        matrix([[4, 0], [0, 0], [0, 0]], [5, 0, 5]),  # only cluster 0 shared
-        matrix([[0, 0], [0, 0], [0, 0]], [0, 0, 5]),  # nothing shared
-    ])
+    bank = stack_style_matrices(
+        [
+            matrix([[0, 0], [0, 0], [99, 99]], [5, 5, 5]),  # differs only where the reference has no data
+            matrix([[0, 0], [4, 0], [0, 0]], [5, 5, 5]),  # 4 away on the reference's rare cluster
+            matrix([[4, 0], [0, 0], [0, 0]], [5, 5, 5]),  # 4 away on the reference's frequent cluster
+            matrix([[4, 0], [0, 0], [0, 0]], [5, 0, 5]),  # only cluster 0 shared
+            matrix([[0, 0], [0, 0], [0, 0]], [0, 0, 5]),  # nothing shared
+        ]
+    )
     similarity = style_similarity(reference, bank)
     expected = torch.tensor([0.0, -4 * 1 / 4, -4 * 3 / 4, -4.0, -torch.inf])
     torch.testing.assert_close(similarity, expected)
@@ -58,12 +60,14 @@ def test_similarity_uses_only_shared_clusters_weighted_by_the_reference():
 
 def test_retrieval_ranks_and_blends_the_nearest_styles():
     reference = matrix([[1, 1], [2, 2]], [4, 4])
-    bank = stack_style_matrices([
-        matrix([[1, 3], [2, 2]], [4, 4]),  # distance 1
-        matrix([[1, 1], [2, 2]], [0, 0]),  # nothing shared
-        matrix([[1, 5], [2, 2]], [4, 4]),  # distance 2
-        matrix([[1, 1], [2, 10]], [4, 4]),  # distance 4
-    ])
+    bank = stack_style_matrices(
+        [
+            matrix([[1, 3], [2, 2]], [4, 4]),  # distance 1
+            matrix([[1, 1], [2, 2]], [0, 0]),  # nothing shared
+            matrix([[1, 5], [2, 2]], [4, 4]),  # distance 2
+            matrix([[1, 1], [2, 10]], [4, 4]),  # distance 4
+        ]
+    )
     indices, similarities = retrieve(reference, bank, k=3)
     assert indices.tolist() == [0, 2, 3]
     torch.testing.assert_close(similarities, torch.tensor([-1.0, -2.0, -4.0]))

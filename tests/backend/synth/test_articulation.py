@@ -68,8 +68,10 @@ def random_speech(rng: np.random.Generator, seconds: float) -> list[Phone]:
             pause = rng.uniform(0.05, 0.5)
             phones.append(Phone("SIL", t, t + pause))
             t += pause
-        for name, low, high in ((consonants[rng.integers(len(consonants))], 0.03, 0.12),
-                                (vowels[rng.integers(len(vowels))], 0.05, 0.15)):
+        for name, low, high in (
+            (consonants[rng.integers(len(consonants))], 0.03, 0.12),
+            (vowels[rng.integers(len(vowels))], 0.05, 0.15),
+        ):
             duration = rng.uniform(low, high)
             phones.append(Phone(name, t, t + duration))
             t += duration
@@ -221,8 +223,11 @@ def test_crooked_mouth_leans_to_the_style_side_without_changing_the_lip_gap(side
     def lean(expression, left, right):
         return np.mean(expression[:, CHANNEL_INDEX[left]] - expression[:, CHANNEL_INDEX[right]])
 
-    for left, right in (("mouthLeft", "mouthRight"), ("mouthSmileLeft", "mouthSmileRight"),
-                        ("mouthStretchLeft", "mouthStretchRight")):
+    for left, right in (
+        ("mouthLeft", "mouthRight"),
+        ("mouthSmileLeft", "mouthSmileRight"),
+        ("mouthStretchLeft", "mouthStretchRight"),
+    ):
         assert side * lean(crooked, left, right) > 0.02
         assert abs(lean(straight, left, right)) < 1e-6
     assert np.abs(gap_crooked - gap_straight).max() < 0.5

@@ -18,7 +18,10 @@ from backend.synth.espeak import espeak_unavailable_reason
 from backend.synth.festival import festival_unavailable_reason
 from backend.synth.speaker_styles import EXPRESSION_KINDS
 
-pytestmark = pytest.mark.skipif(espeak_unavailable_reason() is not None, reason=str(espeak_unavailable_reason()))
+pytestmark = [
+    pytest.mark.slow,  # builds corpora with both speech engines
+    pytest.mark.skipif(espeak_unavailable_reason() is not None, reason=str(espeak_unavailable_reason())),
+]
 
 SPEC = CorpusSpec(minutes=0.4, seed=5, speakers=len(EXPRESSION_KINDS))
 
@@ -108,8 +111,16 @@ def test_command_line_writes_a_corpus_and_plots_it(tmp_path):
     assert "x real time" in result.stdout
     utterance = json.loads((out / "index.json").read_text())["utterances"][0]
     png = tmp_path / "plot.png"
-    result = run("plot", str(out / utterance["motion"]), "--audio", str(out / utterance["audio"]),
-                 "--phones", str(out / utterance["phones"]), "--out", str(png))
+    result = run(
+        "plot",
+        str(out / utterance["motion"]),
+        "--audio",
+        str(out / utterance["audio"]),
+        "--phones",
+        str(out / utterance["phones"]),
+        "--out",
+        str(png),
+    )
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     refused = run("synth", "--out", str(out), "--minutes", "0.1")

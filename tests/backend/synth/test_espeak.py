@@ -15,8 +15,9 @@ from backend.synth import espeak
 from backend.synth.sentences import generate_sentence
 from backend.synth.speech import check_timeline
 
-pytestmark = pytest.mark.skipif(espeak.espeak_unavailable_reason() is not None,
-                                reason=str(espeak.espeak_unavailable_reason()))
+pytestmark = pytest.mark.skipif(
+    espeak.espeak_unavailable_reason() is not None, reason=str(espeak.espeak_unavailable_reason())
+)
 
 
 def words(speech) -> list[str]:
@@ -35,8 +36,12 @@ def rms(x: np.ndarray) -> float:
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the espeak-ng command line is not installed")
 @pytest.mark.parametrize(
     "voice, variant, rate, pitch",
-    [("en-us", "m3", 1.0, 0.0), ("en", "f1", 1.2, 2.0), ("en-gb-x-rp", "klatt4", 0.9, -3.0),
-     ("en-029", "grandma", 1.1, 1.0)],
+    [
+        ("en-us", "m3", 1.0, 0.0),
+        ("en", "f1", 1.2, 2.0),
+        ("en-gb-x-rp", "klatt4", 0.9, -3.0),
+        ("en-029", "grandma", 1.1, 1.0),
+    ],
 )
 def test_audio_equals_the_command_line_whatever_was_spoken_before(tmp_path, voice, variant, rate, pitch):
     text = "Maybe Bob moved the big vase, Pam?"
@@ -45,8 +50,21 @@ def test_audio_equals_the_command_line_whatever_was_spoken_before(tmp_path, voic
     words_per_minute, pitch_step, range_step = espeak.espeak_parameters(rate, pitch, 1.0)
     assert range_step == 50  # the command line has no range option: it keeps the default
     wav = tmp_path / "cli.wav"
-    subprocess.run(["espeak-ng", "-v", f"{voice}+{variant}", "-s", str(words_per_minute), "-p", str(pitch_step),
-                    "-w", str(wav), text], check=True)
+    subprocess.run(
+        [
+            "espeak-ng",
+            "-v",
+            f"{voice}+{variant}",
+            "-s",
+            str(words_per_minute),
+            "-p",
+            str(pitch_step),
+            "-w",
+            str(wav),
+            text,
+        ],
+        check=True,
+    )
     cli, rate_hz = soundfile.read(wav, dtype="int16")
     assert rate_hz == speech.sample_rate == 22050
     np.testing.assert_array_equal(np.round(speech.audio * 32768).astype(np.int16), cli)
@@ -67,8 +85,7 @@ def test_bilabials_are_where_the_words_put_them(voice):
 
 
 def test_timeline_covers_the_audio_exactly():
-    speech = espeak.synthesize("Paul baked a pumpkin pie, and Mabel fixed five violins.", "en-us", "m5",
-                               strict=True)
+    speech = espeak.synthesize("Paul baked a pumpkin pie, and Mabel fixed five violins.", "en-us", "m5", strict=True)
     check_timeline(speech.phones, speech.duration)
     assert speech.phones[0].phone == SILENCE and speech.phones[-1].phone == SILENCE
     assert speech.phones[-1].end == len(speech.audio) / speech.sample_rate
@@ -94,8 +111,9 @@ def test_stop_closures_are_silent_and_belong_to_the_stop():
 
 @pytest.mark.parametrize("voice, variant", [("en-gb-x-rp", "f1"), ("en-us", "m3")])
 def test_bilabial_closures_are_quieter_than_their_vowels_and_pauses_are_silent(voice, variant):
-    speech = espeak.synthesize("Bob, maybe a baby mob? Bubble me a ball. My mum made bombs.", voice, variant,
-                               strict=True)
+    speech = espeak.synthesize(
+        "Bob, maybe a baby mob? Bubble me a ball. My mum made bombs.", voice, variant, strict=True
+    )
     phones = speech.phones
     closures = 0
     for phone, following in zip(phones, phones[1:]):

@@ -10,8 +10,9 @@ from backend.core.phones import PHONES, SILENCE, VOWELS
 from backend.synth import festival
 from backend.synth.speech import check_timeline
 
-pytestmark = pytest.mark.skipif(festival.festival_unavailable_reason() is not None,
-                                reason=str(festival.festival_unavailable_reason()))
+pytestmark = pytest.mark.skipif(
+    festival.festival_unavailable_reason() is not None, reason=str(festival.festival_unavailable_reason())
+)
 
 VOICES = [voice for voice in festival.VOICES if festival.festival_unavailable_reason(voice) is None]
 
@@ -101,8 +102,10 @@ def test_the_hts_voice_refuses_a_pitch_it_cannot_make():
 
 def test_every_radio_phone_is_mapped():
     """Festival's own list of its "radio" phone set, the one all three voices use."""
-    script = "(require 'radio_phones)\n(PhoneSet.select 'radio)\n" \
-             "(print (mapcar car (car (cdr (assoc 'phones (PhoneSet.description '(phones)))))))\n"
+    script = (
+        "(require 'radio_phones)\n(PhoneSet.select 'radio)\n"
+        "(print (mapcar car (car (cdr (assoc 'phones (PhoneSet.description '(phones)))))))\n"
+    )
     listed = subprocess.run(["festival", "--pipe"], input=script, capture_output=True, text=True, check=True)
     phones = listed.stdout.strip().strip("()").split()
     assert len(phones) > 40

@@ -103,8 +103,9 @@ def test_chin_rises_with_pitch():
     n = int(8 * FPS)
     loudness = np.full(n, -10.0)
     pitch = np.where(np.arange(n) < n // 2, 120.0, 160.0)  # a 5-semitone step up
-    only_pitch = PoseStyle(nod_deg=0.0, tilt_deg=0.0, sway_deg=0.0, loudness_coupling=0.0, pitch_coupling=1.0,
-                           idle_drift_deg=0.0)
+    only_pitch = PoseStyle(
+        nod_deg=0.0, tilt_deg=0.0, sway_deg=0.0, loudness_coupling=0.0, pitch_coupling=1.0, idle_drift_deg=0.0
+    )
     nod_deg = np.degrees(head_motion(n, FPS, loudness, pitch, only_pitch, np.random.default_rng(4))[:, 0])
     low, high = nod_deg[int(1 * FPS) : int(3 * FPS)].mean(), nod_deg[int(5 * FPS) : int(7 * FPS)].mean()
     assert -4.0 < high - low < -1.5  # +x is chin down, so a higher voice lifts the chin: x falls
@@ -139,10 +140,17 @@ def test_pause_coupling_ends_phrases_on_a_nod():
     ends = [int(k * FPS) for k in (2.0, 6.0, 10.0)]
 
     def mean_nod_after_phrases(coupling):
-        style = PoseStyle(nod_deg=0.0, tilt_deg=0.0, sway_deg=0.0, loudness_coupling=0.0, pitch_coupling=0.0,
-                          idle_drift_deg=0.0, pause_coupling=coupling)
+        style = PoseStyle(
+            nod_deg=0.0,
+            tilt_deg=0.0,
+            sway_deg=0.0,
+            loudness_coupling=0.0,
+            pitch_coupling=0.0,
+            idle_drift_deg=0.0,
+            pause_coupling=coupling,
+        )
         nod = np.degrees(head_motion(n, FPS, loudness, pitch, style, np.random.default_rng(9))[:, 0])
-        return np.mean([nod[e:e + int(0.5 * FPS)].max() for e in ends])
+        return np.mean([nod[e : e + int(0.5 * FPS)].max() for e in ends])
 
     assert mean_nod_after_phrases(0.0) < 0.05
     assert 1.0 < mean_nod_after_phrases(1.0) < 2.5  # chin down (+x) as the voice stops
@@ -152,10 +160,10 @@ def test_head_motion_is_deterministic_and_checks_its_inputs(minute):
     phones, (loudness, pitch, _) = minute
     style = POSE_PRESETS["energetic"]
     first = head_motion(loudness.size, FPS, loudness, pitch, style, np.random.default_rng(6))
-    np.testing.assert_array_equal(first, head_motion(loudness.size, FPS, loudness, pitch, style,
-                                                     np.random.default_rng(6)))
-    assert not np.array_equal(first, head_motion(loudness.size, FPS, loudness, pitch, style,
-                                                 np.random.default_rng(7)))
+    np.testing.assert_array_equal(
+        first, head_motion(loudness.size, FPS, loudness, pitch, style, np.random.default_rng(6))
+    )
+    assert not np.array_equal(first, head_motion(loudness.size, FPS, loudness, pitch, style, np.random.default_rng(7)))
     with pytest.raises(SynthError, match="compute it at the clip's fps"):
         head_motion(loudness.size + 3, FPS, loudness, pitch, style, np.random.default_rng(6))
     with pytest.raises(SynthError, match="pitch_hz"):

@@ -10,8 +10,9 @@ from backend.core.phones import SILENCE
 from backend.synth import espeak, festival, voices
 from backend.synth.voices import VoiceSpec, espeak_voices, sample_voice, synthesize
 
-needs_espeak = pytest.mark.skipif(espeak.espeak_unavailable_reason() is not None,
-                                  reason=str(espeak.espeak_unavailable_reason()))
+needs_espeak = pytest.mark.skipif(
+    espeak.espeak_unavailable_reason() is not None, reason=str(espeak.espeak_unavailable_reason())
+)
 
 
 def test_test_voices_differ_from_every_training_voice_in_accent_or_variant():
@@ -41,8 +42,10 @@ def test_sampling_is_reproducible_and_keeps_to_the_split_and_engines():
             assert voices.RATE_RANGE[0] <= voice.rate <= voices.RATE_RANGE[1]
     only_espeak = [sample_voice(rng, "train", ("espeak",)) for _ in range(50)]
     assert {voice.engine for voice in only_espeak} == {"espeak"}
-    assert all(voice.name in voices.TRAIN_FESTIVAL_VOICES for voice in
-               (sample_voice(rng, "train", ("festival",)) for _ in range(20)))
+    assert all(
+        voice.name in voices.TRAIN_FESTIVAL_VOICES
+        for voice in (sample_voice(rng, "train", ("festival",)) for _ in range(20))
+    )
 
 
 def test_voice_specs_round_trip_and_reject_impossible_voices():
@@ -95,5 +98,4 @@ def test_synthesize_renders_a_voice_spec_with_its_engine():
 @pytest.mark.skipif(festival.festival_unavailable_reason("kal_diphone") is not None, reason="no Festival kal voice")
 def test_synthesize_sends_a_festival_voice_one_batch():
     speeches = synthesize(VoiceSpec("festival", "kal_diphone", rate=0.9, pitch=1.0), ["Map.", "Bob."])
-    assert [[p.phone for p in s.phones if p.phone != SILENCE] for s in speeches] == [["M", "AE", "P"],
-                                                                                    ["B", "AA", "B"]]
+    assert [[p.phone for p in s.phones if p.phone != SILENCE] for s in speeches] == [["M", "AE", "P"], ["B", "AA", "B"]]

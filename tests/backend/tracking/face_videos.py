@@ -13,7 +13,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from backend.clips import MotionClip
+from backend.audio.decode import load_audio
+from backend.clips import MotionClip, load_clip
 from backend.core.channels import CHANNELS
 from backend.tracking.ict_channels import JAW_OPEN_RADIANS, JAW_SHAPE, ict_names_of
 from backend.tracking.ict_face import load_ict_face
@@ -32,8 +33,9 @@ def ict_weights(clip: MotionClip) -> np.ndarray:
     return np.clip(weights, 0.0, 1.0)
 
 
-def render_frames(weights: np.ndarray, head: np.ndarray, size=(640, 480), offset: np.ndarray | None = None,
-                  second_head: bool = False) -> list[np.ndarray]:
+def render_frames(
+    weights: np.ndarray, head: np.ndarray, size=(640, 480), offset: np.ndarray | None = None, second_head: bool = False
+) -> list[np.ndarray]:
     """RGB frames of the ICT head with these shape weights [T, 53] and head rotations [T, 3] (clip axes)."""
     with tempfile.TemporaryDirectory(prefix="adamesh-face-") as folder:
         spec = Path(folder) / "spec.npz"
@@ -43,15 +45,25 @@ def render_frames(weights: np.ndarray, head: np.ndarray, size=(640, 480), offset
         if second_head:
             arrays["second_head"] = np.array(1)
         np.savez(spec, **arrays)
-        result = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_ict_face.py"), str(spec), folder],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "render_ict_face.py"), str(spec), folder],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"rendering failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
         return [np.array(Image.open(Path(folder) / f"{i:05d}.png").convert("RGB")) for i in range(len(weights))]
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0, sound: np.ndarray | None = None,
-                sound_rate: int = 16000, rotation: int = 0, times: np.ndarray | None = None) -> Path:
+def write_video(
+    path: Path,
+    frames: list[np.ndarray],
+    fps: float = 25.0,
+    sound: np.ndarray | None = None,
+    sound_rate: int = 16000,
+    rotation: int = 0,
+    times: np.ndarray | None = None,
+) -> Path:
     """H.264 (+ AAC) in mp4/mov/mkv by suffix. rotation: the display rotation stored (the frames are stored turned
     the other way, as a phone does); times: per-frame timestamps (s) for a variable frame rate."""
     with av.open(str(path), "w") as container:
@@ -81,7 +93,7 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0, sound: 
             samples = np.asarray(sound, dtype=np.float32)
             step = 1024
             for start in range(0, len(samples), step):
-                chunk = av.AudioFrame.from_ndarray(samples[None, start:start + step], format="fltp", layout="mono")
+                chunk = av.AudioFrame.from_ndarray(samples[None, start : start + step], format="fltp", layout="mono")
                 chunk.sample_rate = sound_rate
                 chunk.pts = start
                 for packet in audio.encode(chunk):
@@ -98,3 +110,24 @@ def still_clip(seconds: float, fps: float = 25.0) -> MotionClip:
     jaw = np.zeros((n, 3), np.float32)
     jaw[:, 0] = 0.08 * (1 + np.sin(2 * np.pi * 1.5 * t))
     return MotionClip(fps, np.zeros((n, len(CHANNELS)), np.float32), CHANNELS, jaw, np.zeros((n, 3), np.float32))
+
+
+DEMO_REFERENCE = ROOT / "assets" / "demo" / "reference.npz"  # with its speech, reference.flac
+
+
+def speaking_video(
+    path: Path, seconds: float | None = None, size=(640, 480), turn_deg: float = 0.0, sound_rate: int = 16000
+) -> tuple[Path, MotionClip, np.ndarray]:
+    """The ICT head speaking the demo reference (its first `seconds`; None: all 10.7 s) with its sound, the head
+    turned `turn_deg` to the subject's left and then to the right (one sine over the clip). Returns (video,
+    the truth clip, the head rotations rendered [T, 3])."""
+    truth = load_clip(DEMO_REFERENCE)
+    if seconds is not None:
+        n = int(round(seconds * truth.fps))
+        truth = MotionClip(truth.fps, truth.expression[:n], truth.expression_names, truth.jaw[:n], truth.head[:n])
+    times = np.arange(truth.n_frames) / truth.fps
+    head = truth.head.copy()
+    head[:, 1] += np.radians(turn_deg) * np.sin(2 * np.pi * times / truth.duration)
+    sound = load_audio(DEMO_REFERENCE.with_suffix(".flac"))[: int(truth.duration * sound_rate)]
+    frames = render_frames(ict_weights(truth), head, size=size)
+    return write_video(path, frames, truth.fps, sound, sound_rate), truth, head

@@ -123,7 +123,7 @@ def test_small_face_is_refused(tmp_path, face_frames):
     for frame in face_frames:
         canvas = np.full_like(frame, 110)
         small = np.array(Image.fromarray(frame).resize((frame.shape[1] // 3, frame.shape[0] // 3)))
-        canvas[:small.shape[0], :small.shape[1]] = small
+        canvas[: small.shape[0], : small.shape[1]] = small
         frames.append(canvas)
     out = tmp_path / "out.npz"
     with pytest.raises(VideoError, match=r"(the face in small.mp4 is only \d+ pixels tall|no face found)"):

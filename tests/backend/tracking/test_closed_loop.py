@@ -7,17 +7,23 @@ with its speech as H.264 + AAC, tracked with `track_video`. docs/tracking.md has
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from backend.audio.decode import load_audio
-from backend.clips import load_clip
+from backend.adaptation.adapt_options import AdaptOptions
+from backend.adaptation.adapt_style import adapt_style
+from backend.clips import MotionClip, save_clip
 from backend.clips.rotations import axis_angle_to_matrix
 from backend.core.channels import CHANNELS
+from backend.inference.generate_options import GenerateOptions
+from backend.inference.generation import generate_clip
+from backend.tracking.adapt_video import adapt_from_video
 from backend.tracking.channels import relative_to_rest
 from backend.tracking.ict_face import load_ict_face
 from backend.tracking.track import track_video
-from tests.backend.tracking.face_videos import ROOT, ict_weights, render_frames, write_video
+from tests.backend.tracking.face_videos import DEMO_REFERENCE, ict_weights, speaking_video
 
 pytestmark = pytest.mark.slow
 TURN_DEG = 20.0
@@ -26,13 +32,7 @@ INNER_LIPS = np.array([5533, 5517])  # ICT vertices of Multi-PIE 62 and 66: uppe
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    truth = load_clip(ROOT / "assets" / "demo" / "reference.npz")
-    seconds = np.arange(truth.n_frames) / truth.fps
-    head = truth.head.copy()
-    head[:, 1] += np.radians(TURN_DEG) * np.sin(2 * np.pi * seconds / truth.duration)
-    frames = render_frames(ict_weights(truth), head, size=(640, 480))
-    video = write_video(tmp_path_factory.mktemp("loop") / "speaking.mp4", frames, truth.fps,
-                        load_audio(ROOT / "assets" / "demo" / "reference.flac"))
+    video, truth, head = speaking_video(tmp_path_factory.mktemp("loop") / "speaking.mp4", turn_deg=TURN_DEG)
     tracked = track_video(video, video.with_suffix(".npz"))
     n = min(tracked.clip.n_frames, truth.n_frames)
     return truth, head[:n], tracked.clip, n, video
@@ -50,14 +50,14 @@ def blinks(values: np.ndarray, threshold: float = 0.5) -> list[int]:
     above = values > threshold
     starts = np.flatnonzero(above & ~np.roll(above, 1))
     ends = np.flatnonzero(above & ~np.roll(above, -1))
-    return [int(a + np.argmax(values[a:b + 1])) for a, b in zip(starts, ends)]
+    return [int(a + np.argmax(values[a : b + 1])) for a, b in zip(starts, ends)]
 
 
 def test_head_pitch_and_yaw_within_2_degrees_rms(loop):
     truth, head, clip, n, _ = loop
     true_head = relative_to_rest(np.stack([axis_angle_to_matrix(h) for h in head.astype(np.float64)]))
     error = np.degrees(clip.head[:n] - true_head)
-    rms = np.sqrt((error ** 2).mean(axis=0))
+    rms = np.sqrt((error**2).mean(axis=0))
     print(f"head RMS error (deg): pitch {rms[0]:.2f}, yaw {rms[1]:.2f}, roll {rms[2]:.2f}")
     assert rms[0] <= 2.0 and rms[1] <= 2.0
 
@@ -83,8 +83,11 @@ def test_smile_size_within_30_percent(loop):
     assert abs(size - true_size) <= 0.3 * true_size
 
 
-@pytest.mark.xfail(strict=True, reason="measured: the crooked smile's asymmetry reads at about half its size (the "
-                                       "far mouth corner of a turned head); docs/tracking.md")
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured: the crooked smile's asymmetry reads at about half its size (the "
+    "far mouth corner of a turned head); docs/tracking.md",
+)
 def test_smile_side_within_30_percent(loop):
     truth, _, clip, n, _ = loop
     (_, side), (_, true_side) = smile(clip, n), smile(truth, n)
@@ -102,3 +105,78 @@ def test_blinks_found(loop):
             found += any(abs(peak - other) <= 2 for other in tracked_peaks)
     print(f"blinks found {found} of {total}")
     assert total > 0 and found >= 0.9 * total
+
+
+# --- Adapt Style from the video against Adapt Style from the motion it shows, then Generate on new speech ---------
+
+NEW_SPEECH = DEMO_REFERENCE.parent / "speech.flac"  # the demo's other sentence, never in the reference
+ADAPT_STEPS = 150  # enough for the style's smile, jaw range and nod to show; the default (400) takes minutes more
+
+
+def style_figures(clip) -> dict[str, float]:
+    """What the issue asks to reappear: the smile's size and side, the jaw's range, the nod."""
+    size, side = smile(clip, clip.n_frames)
+    return {
+        "smile": size,
+        "side": side,
+        "jaw range (deg)": float(np.degrees(np.percentile(clip.jaw[:, 0], 95))),
+        "nod (deg)": float(np.degrees(clip.head[:, 0].std())),
+    }
+
+
+@pytest.fixture(scope="module")
+def adapted(loop, tmp_path_factory):
+    """Figures of the reference and of Generate on new speech: base model, style from the clip, style from video."""
+    truth, head, _, n, video = loop
+    folder = tmp_path_factory.mktemp("adapted")
+    shown = MotionClip(
+        truth.fps, truth.expression[:n], truth.expression_names, truth.jaw[:n], head.astype(np.float32)
+    )  # the motion the video shows, its head turn included
+    save_clip(shown, folder / "shown.npz")
+    options = AdaptOptions(steps=ADAPT_STEPS, device="cpu")
+    adapt_style(
+        DEMO_REFERENCE.with_suffix(".flac"),
+        folder / "shown.npz",
+        folder / "clip.safetensors",
+        dataclasses.replace(options, audio_end=n / truth.fps),
+    )
+    _, tracked = adapt_from_video(video, folder / "video.safetensors", options)
+    figures = {"reference": style_figures(shown), "tracked reference": style_figures(tracked.clip)}
+    for name, style in (("base", None), ("from the clip", "clip"), ("from the video", "video")):
+        generated = generate_clip(
+            NEW_SPEECH,
+            GenerateOptions(style=str(folder / f"{style}.safetensors") if style else None, device="cpu", blinks=False),
+        )
+        figures[name] = style_figures(generated)
+    for name, row in figures.items():
+        print(f"{name:>15}: " + ", ".join(f"{key} {value:+.2f}" for key, value in row.items()))
+    return figures
+
+
+def test_the_smile_reappears_on_new_speech(adapted):
+    """The style from the video lifts the base model's smile at least half as far as the style from the clip."""
+    base, from_clip, from_video = (adapted[name]["smile"] for name in ("base", "from the clip", "from the video"))
+    assert from_clip - base > 0.2 and (from_video - base) >= 0.5 * (from_clip - base)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the tracker reads the crooked smile's side at half its size (see "
+    "test_smile_side_within_30_percent); the style halves it again",
+)
+def test_the_smiles_side_reappears_on_new_speech(adapted):
+    base, from_clip, from_video = (adapted[name]["side"] for name in ("base", "from the clip", "from the video"))
+    assert (from_video - base) >= 0.5 * (from_clip - base)
+
+
+def test_the_jaw_range_is_the_references(adapted):
+    """Each style gives new speech the jaw range of the motion it learnt from. The tracked motion's range is wider
+    than the truth's (the jaw channel takes some of the lips' opening, docs/tracking.md), and so is the style's."""
+    for style, reference in (("from the clip", "reference"), ("from the video", "tracked reference")):
+        generated, learnt = adapted[style]["jaw range (deg)"], adapted[reference]["jaw range (deg)"]
+        assert abs(generated - learnt) <= 0.2 * learnt, (style, generated, learnt)
+
+
+def test_the_nod_is_the_clips(adapted):
+    from_clip, from_video = (adapted[name]["nod (deg)"] for name in ("from the clip", "from the video"))
+    assert abs(from_video - from_clip) <= 0.5

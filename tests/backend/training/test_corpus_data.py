@@ -37,8 +37,9 @@ def test_features_are_cached_once_and_rebuilt_when_the_corpus_changes(tiny_corpu
 def test_corpus_errors_name_the_problem(tmp_path):
     with pytest.raises(CorpusError, match="no index.json"):
         load_corpus_features(tmp_path)
-    (tmp_path / "index.json").write_text(json.dumps({"format": "adamesh-corpus/1", "spec": {"fps": 30},
-                                                     "utterances": []}))
+    (tmp_path / "index.json").write_text(
+        json.dumps({"format": "adamesh-corpus/1", "spec": {"fps": 30}, "utterances": []})
+    )
     with pytest.raises(CorpusError, match="30 fps.*--fps 25"):
         load_corpus_features(tmp_path)
 
@@ -81,12 +82,26 @@ def test_phonetic_input_is_the_exact_phones_corrupted_like_the_recogniser(tiny_c
     features = load_corpus_features(tiny_corpus)
     rng = np.random.default_rng(0)
     windows = draw_windows(rng, features.n_frames, 16, (1.5, 2.5))
-    exact = np.stack([phone_features(features.phones(int(u)), int(features.n_frames[u]), MODEL_FPS)[s:s + windows.length]
-                      for u, s in zip(windows.utterance, windows.start)])
-    clean = PhoneticCorruption({"aligned": {**load_error_profile("aligned"), "deletion_rate": 0.0,
-                                            "insertion_rate": 0.0, "boundary_errors_ms": [0.0],
-                                            "substitution_matrix": np.eye(8).tolist(),
-                                            "same_phone_within_class": [1.0] * 8}}, {"aligned": 1.0}, 0.0)
+    exact = np.stack(
+        [
+            phone_features(features.phones(int(u)), int(features.n_frames[u]), MODEL_FPS)[s : s + windows.length]
+            for u, s in zip(windows.utterance, windows.start)
+        ]
+    )
+    clean = PhoneticCorruption(
+        {
+            "aligned": {
+                **load_error_profile("aligned"),
+                "deletion_rate": 0.0,
+                "insertion_rate": 0.0,
+                "boundary_errors_ms": [0.0],
+                "substitution_matrix": np.eye(8).tolist(),
+                "same_phone_within_class": [1.0] * 8,
+            }
+        },
+        {"aligned": 1.0},
+        0.0,
+    )
     # with a profile that makes no errors, the input is the exact phones: the window cut is right
     np.testing.assert_allclose(phonetic_input(features, windows, clean, rng).numpy(), exact, atol=1e-5)
     noisy = PhoneticCorruption({"allphone": load_error_profile("allphone")}, {"allphone": 1.0}, 0.0)

@@ -23,6 +23,8 @@ from backend.clips.flame_export import export_flame
 from backend.clips.trackers import flame_expression_names
 from backend.core.phones import load_timeline
 
+pytestmark = pytest.mark.slow  # recognises phones and trains
+
 FLAME_NAMES = flame_expression_names(100)
 CLIPS_PER_SPEAKER = 3
 TRACKED_FPS = 30.0
@@ -75,8 +77,25 @@ def recordings(tiny_corpus, tmp_path_factory) -> tuple[Path, list[dict], dict]:
 def prepared(recordings, tmp_path_factory) -> Path:
     folder, _, _ = recordings
     out = tmp_path_factory.mktemp("prepared") / "corpus"
-    assert main(["prepare", "--out", str(out), "--tracker", "vhap", "--fps", str(TRACKED_FPS), "--phonetic",
-                 "allphone", "--workers", "2", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--out",
+                str(out),
+                "--tracker",
+                "vhap",
+                "--fps",
+                str(TRACKED_FPS),
+                "--phonetic",
+                "allphone",
+                "--workers",
+                "2",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -96,13 +115,13 @@ def test_prepare_writes_a_corpus_of_the_recordings(tiny_corpus, recordings, prep
         assert entry["n_frames"] - 1 <= clip.n_frames <= entry["n_frames"]
         n = clip.n_frames
         error = np.abs(clip.expression - source.expression[:n]).mean()
-        assert error < 0.3 * np.abs(clip.expression[1:] - source.expression[:n - 1]).mean()  # a frame off is far worse
+        assert error < 0.3 * np.abs(clip.expression[1:] - source.expression[: n - 1]).mean()  # a frame off is far worse
         assert np.abs(clip.head - source.head[:n]).max() < 0.005 and np.abs(clip.jaw - source.jaw[:n]).max() < 0.03
         wave = load_audio(prepared / utterance["audio"])
         # audio cut to the motion's span: one frame per instant i / 25 s within it
         assert utterance["duration"] == round(len(wave) / 16000, 4)
         assert motion_frame_count(len(wave) / 16000, 25.0) == clip.n_frames
-        source_wave = load_audio(folder / entry["speaker"] / f"{entry['id']}.wav")[:len(wave)]
+        source_wave = load_audio(folder / entry["speaker"] / f"{entry['id']}.wav")[: len(wave)]
         assert np.abs(wave - source_wave).max() < 1e-4  # 16-bit wav of the same samples
         phones = load_timeline(prepared / utterance["phones"])
         if entry is transcribed:
@@ -112,7 +131,7 @@ def test_prepare_writes_a_corpus_of_the_recordings(tiny_corpus, recordings, prep
             assert utterance["phones_from"] == "allphone" and utterance["text"] is None
         assert phones[0].start == 0.0 and abs(phones[-1].end - len(wave) / 16000) < 0.02
     recognised = next(u for u in index["utterances"] if u["phones_from"] == "allphone")
-    source_wave = load_audio(Path(recognised["source_audio"]))[:round(recognised["duration"] * 16000)]
+    source_wave = load_audio(Path(recognised["source_audio"]))[: round(recognised["duration"] * 16000)]
     assert load_timeline(prepared / recognised["phones"]) == recognise_phones(source_wave, "allphone")
     assert not [p for p in prepared.parent.iterdir() if p.name.startswith(".")]  # the building folder is gone
 
@@ -135,8 +154,24 @@ def test_train_and_generate_on_flame_channels(prepared, tmp_path, capsys):
 
     utterance = corpus_index(prepared)["utterances"][0]
     out = tmp_path / "generated.npz"
-    assert main(["generate", "--audio", str(prepared / utterance["audio"]), "--checkpoint", str(checkpoint),
-                 "--phonetic", "allphone", "--fps", "30", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--audio",
+                str(prepared / utterance["audio"]),
+                "--checkpoint",
+                str(checkpoint),
+                "--phonetic",
+                "allphone",
+                "--fps",
+                "30",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     clip = load_clip(out)
     assert clip.expression_names == FLAME_NAMES and clip.fps == 30.0
     assert clip.n_frames == motion_frame_count(utterance["duration"], 30.0)
@@ -169,8 +204,16 @@ def test_mismatched_lengths_are_refused(tiny_corpus, tmp_path, capsys):
     audio_seconds = corpus_index(tiny_corpus)["utterances"][1]["duration"]
     clip = load_clip(motion)
     half = clip.n_frames // 2
-    save_clip(MotionClip(fps=clip.fps, expression=clip.expression[:half], expression_names=clip.expression_names,
-                         jaw=clip.jaw[:half], head=clip.head[:half]), motion)
+    save_clip(
+        MotionClip(
+            fps=clip.fps,
+            expression=clip.expression[:half],
+            expression_names=clip.expression_names,
+            jaw=clip.jaw[:half],
+            head=clip.head[:half],
+        ),
+        motion,
+    )
     out = tmp_path / "out"
     error = refused(capsys, "--out", str(out), str(tmp_path / "data"))
     assert str(motion.with_suffix(".wav")) in error and str(motion) in error
@@ -211,8 +254,13 @@ def test_a_csv_list_names_speakers_and_files(tiny_corpus, tmp_path):
         writer = csv.writer(file)
         writer.writerow(["speaker", "audio", "motion"])
         for k, motion in enumerate(motions):
-            writer.writerow([f"person{k}", motion.with_suffix(".wav").relative_to(listing.parent),
-                             motion.relative_to(listing.parent)])
+            writer.writerow(
+                [
+                    f"person{k}",
+                    motion.with_suffix(".wav").relative_to(listing.parent),
+                    motion.relative_to(listing.parent),
+                ]
+            )
     out = tmp_path / "out"
     assert main(["prepare", "--out", str(out), "--phonetic", "allphone", "--workers", "1", str(listing)]) == 0
     index = corpus_index(out)
@@ -232,4 +280,4 @@ def test_recorded_phones_reach_training_as_they_are(prepared):
     inputs = phonetic_input(features, windows, PhoneticCorruption({}, {}, dropout=0.0), rng).numpy()
     for row, (u, start) in zip(inputs, zip(windows.utterance, windows.start)):
         whole = phone_features(features.phones(int(u)), int(features.n_frames[u]), 25.0)
-        np.testing.assert_allclose(row, whole[start:start + windows.length], atol=1e-5)
+        np.testing.assert_allclose(row, whole[start : start + windows.length], atol=1e-5)

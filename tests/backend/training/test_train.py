@@ -34,8 +34,14 @@ def fixed_batch_loss(models: AdaMeshModels, corpus: Path) -> float:
     """The expression loss of one fixed batch (seeded windows, no phonetic corruption or style dropout)."""
     features = load_corpus_features(corpus)
     settings = load_preset("tiny").training
-    stage = ExpressionStage(models, features, settings, PhoneticCorruption({}, {}, dropout=1.0),
-                            LipSeparation(CHANNELS), torch.device("cpu"))
+    stage = ExpressionStage(
+        models,
+        features,
+        settings,
+        PhoneticCorruption({}, {}, dropout=1.0),
+        LipSeparation(CHANNELS),
+        torch.device("cpu"),
+    )
     batch = stage.batch(np.random.default_rng(123), 8)
     models.eval()
     with torch.no_grad():
@@ -69,8 +75,11 @@ def test_checkpoint_carries_what_generation_needs(tiny_corpus, tiny_checkpoint):
     checkpoint = load_checkpoint(tiny_checkpoint)
     config = checkpoint.config
     assert config.pose_gpt.n_styles == len(speakers)
-    assert checkpoint.style_bank.means.shape == (len(speakers), config.style_matrix.n_clusters,
-                                                 config.pose_vqvae.code_dim)
+    assert checkpoint.style_bank.means.shape == (
+        len(speakers),
+        config.style_matrix.n_clusters,
+        config.pose_vqvae.code_dim,
+    )
     assert checkpoint.style_bank.counts.sum(dim=1).min() > 0  # every training speaker filled some clusters
     assert checkpoint.audio_centroids.shape == (config.style_matrix.n_clusters, config.expression.d_model)
     mel_mean = checkpoint.models.expression.front_end.mel_mean
@@ -98,10 +107,12 @@ def test_a_seed_gives_identical_weights(tiny_corpus, tiny_checkpoint, tmp_path):
 
 
 def test_pose_stages_retrain_on_another_corpus_and_keep_the_expression_model_bit_for_bit(
-        tiny_corpus, heldout_corpus, tiny_checkpoint, tmp_path):
+    tiny_corpus, heldout_corpus, tiny_checkpoint, tmp_path
+):
     torch.set_num_threads(1)
-    out = train(heldout_corpus, "tiny", tmp_path / "pose.safetensors", device="cpu", seed=3, stages="pose",
-                base=tiny_checkpoint)
+    out = train(
+        heldout_corpus, "tiny", tmp_path / "pose.safetensors", device="cpu", seed=3, stages="pose", base=tiny_checkpoint
+    )
     kept, retrained = load_file(tiny_checkpoint), load_file(out)
     expression = [k for k in kept if k.startswith("expression.")]
     assert expression and all(torch.equal(kept[k], retrained[k]) for k in expression)
@@ -119,8 +130,9 @@ def test_resume_continues_exactly_where_training_stopped(tiny_corpus, tiny_check
     torch.set_num_threads(1)
     out = tmp_path / "resumed.safetensors"
     calls = iter(range(10**6))
-    assert train(tiny_corpus, "tiny", out, device="cpu", seed=0, should_stop=lambda: next(calls) + 1 >= stop_after) \
-        is None
+    assert (
+        train(tiny_corpus, "tiny", out, device="cpu", seed=0, should_stop=lambda: next(calls) + 1 >= stop_after) is None
+    )
     assert state_path(out).is_file() and not out.exists()
     with pytest.raises(TrainingStateError, match="another training run.*seed"):
         train(tiny_corpus, "tiny", out, device="cpu", seed=5, resume=True)
@@ -133,9 +145,27 @@ def test_resume_continues_exactly_where_training_stopped(tiny_corpus, tiny_check
 
 def test_ddp_with_two_gloo_processes_writes_one_checkpoint(tiny_corpus, tiny_checkpoint, tmp_path):
     out = tmp_path / "ddp.safetensors"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "backend", "train", "--data", str(tiny_corpus), "--preset", "tiny", "--out", str(out),
-               "--device", "cpu", "--seed", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "backend",
+        "train",
+        "--data",
+        str(tiny_corpus),
+        "--preset",
+        "tiny",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--seed",
+        "0",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -145,8 +175,9 @@ def test_ddp_with_two_gloo_processes_writes_one_checkpoint(tiny_corpus, tiny_che
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp.safetensors"]  # no stray temp or state files
     # each process drew its own windows: the result differs from the one-process run of the same seed
     single = load_file(tiny_checkpoint)
-    assert not torch.equal(checkpoint.models.state_dict()["expression.jaw_head.weight"],
-                           single["expression.jaw_head.weight"])
+    assert not torch.equal(
+        checkpoint.models.state_dict()["expression.jaw_head.weight"], single["expression.jaw_head.weight"]
+    )
 
 
 def test_time_budget_ends_each_stage_at_its_share(tiny_corpus, tmp_path):
