@@ -106,6 +106,10 @@ def test_another_identity_changes_the_face_not_the_expressions():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    bpy.app.version < (4, 5, 0),
+    reason="build.py writes the head with bpy 5.0, whose .blend files Blender 4.5 and later read and 4.2 does not",
+)
 def test_build_py_demo_head_saves_the_ict_head_with_another_identity(tmp_path):
     out = tmp_path / "head.blend"
     subprocess.run(

@@ -30,6 +30,8 @@ from backend.core.phones import BILABIALS, OPEN_VOWELS, load_timeline
 from backend.evaluation.metrics import CLOSED_MM
 from backend.inference.generate_options import GenerateOptions
 
+from .sound_strips import add_sound_strip
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "assets" / "demo"
 FPS = 25
@@ -88,7 +90,7 @@ def measure(audio: Path, clip: Path) -> dict[str, np.ndarray]:
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = FPS, 1.0
     head = build_ict_head()
-    strip = compat.new_sound_strip(scene, "speech", str(audio), channel=1, frame_start=1)
+    strip = add_sound_strip(scene, "speech", str(audio), channel=1, frame_start=1)
     bake_generated_clip(scene, head.name, strip.name, str(clip), custom=None)
     face = ict_face(load_asset(ROOT / "assets" / "ict-face" / "ict_face.npz"))
     landmarks = face.landmarks68
