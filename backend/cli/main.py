@@ -11,8 +11,8 @@ import sys
 
 from backend.cli.data_commands import add_data_commands
 from backend.cli.model_commands import add_model_commands
+from backend.cli.track_command import add_track_command
 from backend.core.errors import AdaMeshError
-from backend.tracking.cli import add_track_command
 
 
 def run_worker(args: argparse.Namespace) -> None:
