@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bpy
 
+from .. import properties
 from ..anim.keyframes import bake_clip
 from ..anim.rigs import describe_rig, map_rig
 from ..anim.timing import SceneTiming, stored_fps_base
@@ -15,7 +16,7 @@ from . import checks
 
 
 def disabled_reason(context) -> str | None:
-    style = context.scene.adamesh.active_style()
+    style = properties.active_style(context.scene.adamesh)
     if style is None:
         return "Choose a style in the list"
     if not tracked_reference_path(context, style.name).is_file():
@@ -41,12 +42,12 @@ class ADAMESH_OT_key_tracked_reference(bpy.types.Operator):
 
     def execute(self, context) -> set[str]:
         scene, settings = context.scene, context.scene.adamesh
-        style = settings.active_style()
+        style = properties.active_style(settings)
         try:
             mesh = checks.target_mesh(context)
             clip = read_clip(tracked_reference_path(context, style.name))
             mapping = map_rig(
-                describe_rig(mesh), clip.expression_names, clip.eyes is not None, settings.custom_mapping()
+                describe_rig(mesh), clip.expression_names, clip.eyes is not None, properties.custom_mapping(settings)
             )
             timing = SceneTiming(
                 float(scene.frame_start), int(scene.render.fps), stored_fps_base(scene.render.fps_base)

@@ -12,7 +12,7 @@ import bpy
 import numpy as np
 import pytest
 
-from adamesh_blender import session
+from adamesh_blender import properties, session
 from adamesh_blender.anim import compat
 from adamesh_blender.operators.adapt import ADAMESH_OT_adapt
 from adamesh_blender.rig_builders.demo_head import build_demo_head
@@ -66,7 +66,7 @@ def test_adapt_from_a_video_tracks_it_in_the_worker_and_keys_the_tracked_referen
     (info,) = run.messages("INFO")
     assert info.startswith("Style 'alice': ")
     settings = bpy.context.scene.adamesh
-    assert settings.active_style().name == "alice"
+    assert properties.active_style(settings).name == "alice"
 
     tracked = load_clip(video_reference / "alice.tracked.npz")
     assert tracked.n_frames == 100 and tracked.fps == 25.0
