@@ -162,36 +162,17 @@ def ensure_venv(
         else:
             subprocess.run([python, "-m", "venv", str(folder)], check=True)
     log(f"installing {requirements.relative_to(ROOT)} (first time: torch, bpy and librosa, a few minutes)")
-    subprocess.run(
-        [
-            str(venv_python(folder)),
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "-q",
-            "-r",
-            str(requirements),
-        ],
-        check=True,
-    )
+    pip_install(folder, "-r", str(requirements))
     if no_deps_requirements is not None:
-        subprocess.run(
-            [
-                str(venv_python(folder)),
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "-q",
-                "--no-deps",
-                "-r",
-                str(no_deps_requirements),
-            ],
-            check=True,
-        )
+        pip_install(folder, "--no-deps", "-r", str(no_deps_requirements))
     stamp.write_text(digest)
     log(f"{folder.relative_to(ROOT)} ready in {time.monotonic() - started:.0f} s")
+
+
+def pip_install(folder: Path, *args: str) -> None:
+    subprocess.run(
+        [str(venv_python(folder)), "-m", "pip", "install", "--disable-pip-version-check", "-q", *args], check=True
+    )
 
 
 def setup() -> None:
