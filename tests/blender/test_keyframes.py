@@ -128,6 +128,7 @@ def _expected_standin_mesh(mesh_obj, clip, frame: int, rate: float) -> np.ndarra
     return result
 
 
+@pytest.mark.slow
 def test_flame_standin_deforms_as_flame_would(tmp_path):
     clip = _flame_clip(tmp_path)
     strip = add_speech_strip(tmp_path, frame_start=37, fps=24)

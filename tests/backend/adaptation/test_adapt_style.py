@@ -30,6 +30,8 @@ from backend.models.devices import DEVICE_TOLERANCE
 from backend.synth.flame_lift import FLAME_EXPRESSION_NAMES, lower_from_flame
 from backend.synth.speaker_styles import POSE_PRESETS, ExpressionStyle
 
+pytestmark = pytest.mark.slow  # adapts (trains MoLoRA) on the starter and tiny checkpoints
+
 SPEAKER_STYLE = ExpressionStyle(smile=0.5, crooked=0.7)  # happy and crooked: a style no training speaker has
 N_UTTERANCES = 8  # the first six make the reference (~12 s), the last two are the new sentences
 REFERENCE, NEW = slice(0, 6), slice(6, 8)

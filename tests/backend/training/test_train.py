@@ -27,6 +27,8 @@ from backend.training.stages import ExpressionStage
 from backend.training.state import TrainingStateError, state_path
 from backend.training.train import train
 
+pytestmark = pytest.mark.slow  # trains checkpoints
+
 REPO = Path(__file__).resolve().parents[3]
 
 
