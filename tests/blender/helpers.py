@@ -70,3 +70,15 @@ def save_scene(path: Path) -> Path:
     build_demo_head()
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
     return path
+
+
+def evaluated_points(obj) -> np.ndarray:
+    """[V, 3] the object's evaluated vertices (shape keys and armature applied), in its own space."""
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    mesh = evaluated.to_mesh()
+    try:
+        points = np.empty(3 * len(mesh.vertices))
+        mesh.vertices.foreach_get("co", points)
+    finally:
+        evaluated.to_mesh_clear()
+    return points.reshape(-1, 3)

@@ -14,20 +14,10 @@ from adamesh_blender.anim.rigs import RigKind, arkit_channels_without_keys, desc
 from adamesh_blender.rig_builders.ict_face import ict_face, lip_gap_mm, load_asset
 from adamesh_blender.rig_builders.ict_head import build_ict_head
 
+from .helpers import evaluated_points
+
 ROOT = Path(__file__).resolve().parents[2]
 ASSET = ROOT / "assets" / "ict-face" / "ict_face.npz"
-
-
-def evaluated_points(obj) -> np.ndarray:
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    evaluated = obj.evaluated_get(depsgraph)
-    mesh = evaluated.to_mesh()
-    try:
-        points = np.empty(3 * len(mesh.vertices))
-        mesh.vertices.foreach_get("co", points)
-    finally:
-        evaluated.to_mesh_clear()
-    return points.reshape(-1, 3)
 
 
 def test_the_ict_head_is_an_arkit_rig_at_rest():

@@ -30,6 +30,7 @@ from backend.core.phones import BILABIALS, OPEN_VOWELS, load_timeline
 from backend.evaluation.metrics import CLOSED_MM
 from backend.inference.generate_options import GenerateOptions
 
+from .helpers import evaluated_points
 from .sound_strips import add_sound_strip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,17 +72,9 @@ def speech(tmp_path_factory, heldout_corpus) -> list[tuple[str, Path, Path, Path
 
 def head_frame_points(head) -> np.ndarray:
     """[V, 3] evaluated vertices in the head's rest frame (the head bone's motion taken out)."""
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    evaluated = head.evaluated_get(depsgraph)
-    mesh = evaluated.to_mesh()
-    try:
-        points = np.empty(3 * len(mesh.vertices))
-        mesh.vertices.foreach_get("co", points)
-    finally:
-        evaluated.to_mesh_clear()
     bone = head.parent.pose.bones["head"]
     motion = np.array(bone.matrix @ bone.bone.matrix_local.inverted())
-    return (points.reshape(-1, 3) - motion[:3, 3]) @ motion[:3, :3]
+    return (evaluated_points(head) - motion[:3, 3]) @ motion[:3, :3]
 
 
 def measure(audio: Path, clip: Path) -> dict[str, np.ndarray]:
