@@ -1,4 +1,8 @@
-"""Render the ICT head (assets/ict-face) speaking with known motion to PNG frames, in the bpy module (Workbench).
+"""Render the ICT head speaking with known motion to PNG frames, in the bpy module (Workbench).
+
+The head is the add-on's own (adamesh_blender/rig_builders/ict_head.py, what `build.py demo-head` saves): its shape
+keys are set by the ICT expression names and its neck bone turned as the add-on keys a clip's head on an ARKit rig;
+this script only adds the camera, the light and the render settings.
 
 Run as a subprocess (`python scripts/render_ict_face.py SPEC.npz OUT_DIR`), so the tracker and its tests never
 load bpy and mediapipe into one process (the tests and scripts/make_tracking_template.py use it). SPEC.npz holds:
@@ -18,94 +22,31 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.tracking.ict_face import ASSET, load_ict_face  # noqa: E402
+from adamesh_blender.anim.rigs import ARKIT_HEAD_BONES  # noqa: E402
+from adamesh_blender.rig_builders.ict_head import build_ict_head  # noqa: E402
+from backend.tracking.ict_face import load_ict_face  # noqa: E402
 
-SKIN, LIP, DARK, WHITE, IRIS, GUM = (
-    (0.80, 0.60, 0.50),
-    (0.62, 0.30, 0.30),
-    (0.08, 0.05, 0.05),
-    (0.92, 0.92, 0.9),
-    (0.20, 0.12, 0.08),
-    (0.55, 0.25, 0.25),
-)
-PART_COLOURS = {"mouth_socket": DARK, "gums_tongue": GUM, "teeth_upper": WHITE, "teeth_lower": WHITE, "lashes": DARK}
-MATERIAL_COLOURS = {"M_ScleraLeft": WHITE, "M_ScleraRight": WHITE, "M_IrisLeft": IRIS, "M_IrisRight": IRIS}
-HIDDEN_MATERIALS = ("M_LacrimalFluid", "M_EyeBlend", "M_EyeOcclusion")  # transparent overlays in the source
-NECK_PIVOT_CM = (0.0, -8.0, 0.0)
-LIP_BAND_CM = 0.45
+BACKGROUND = (0.25, 0.27, 0.3)
+SECOND_HEAD_SCALE, SECOND_HEAD_PLACE = 0.6, (0.17, 0.05, 0.02)  # m, beside and behind the first head
 
 
-def build_head(name: str):
-    face = load_ict_face()
-    with np.load(ASSET, allow_pickle=False) as arrays:
-        sizes, corners = arrays["face_sizes"].astype(np.int64), arrays["face_vertices"].astype(np.int64)
-        material = arrays["face_material"]
-        material_names = [str(n) for n in arrays["material_names"]]
-        parts = dict(zip([str(n) for n in arrays["part_names"]], arrays["part_ranges"].tolist()))
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    hidden = np.isin(material, [material_names.index(n) for n in HIDDEN_MATERIALS])
-    polygons = [corners[s : s + n].tolist() for s, n, h in zip(starts, sizes, hidden) if not h]
-    blender = to_blender(face.neutral)
-    mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata(blender.tolist(), [], polygons)
-    mesh.update()
-    colours = np.tile(np.array(SKIN), (len(blender), 1))
-    lips = face.neutral[face.landmarks68[48:60]]
-    distance = np.min(np.linalg.norm(face.neutral[:, None] - lips[None], axis=2), axis=1)
-    band = np.exp(-((distance / LIP_BAND_CM) ** 2))[:, None]
-    colours = (1 - band) * colours + band * np.array(LIP)
-    for part, colour in PART_COLOURS.items():
-        start, stop = parts[part]
-        colours[start:stop] = colour
-    for material_name, colour in MATERIAL_COLOURS.items():
-        chosen = material == material_names.index(material_name)
-        for s, n in zip(starts[chosen], sizes[chosen]):
-            colours[corners[s : s + n]] = colour
-    for side in ("Left", "Right"):  # the iris sits behind the sclera's clear cornea: paint the cornea instead
-        chosen = material == material_names.index(f"M_Iris{side}")
-        iris = np.unique(np.concatenate([corners[s : s + n] for s, n in zip(starts[chosen], sizes[chosen])]))
-        centre, radius = face.neutral[iris].mean(axis=0), np.ptp(face.neutral[iris][:, 0]) / 2
-        start, stop = parts[f"eyeball_{side.lower()}"]
-        near = np.linalg.norm(face.neutral[start:stop, :2] - centre[:2], axis=1)
-        front = face.neutral[start:stop, 2] > centre[2] - 0.3
-        colours[start:stop][(near < radius) & front] = IRIS
-        colours[start:stop][(near < radius * 0.45) & front] = DARK
-    attribute = mesh.color_attributes.new("colour", "FLOAT_COLOR", "POINT")
-    rgba = np.concatenate([colours, np.ones((len(colours), 1))], axis=1).astype(np.float32)
-    attribute.data.foreach_set("color", rgba.ravel())
-    obj = bpy.data.objects.new(name, mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis")
-    every = np.arange(len(face.neutral))
-    basis = face.expression_basis(every)
-    for k, shape in enumerate(face.expression_names):
-        key = obj.shape_key_add(name=shape, from_mix=False)
-        key.slider_min, key.slider_max = 0.0, 1.0
-        key.data.foreach_set("co", (blender + to_blender(basis[k])).ravel())
-    for polygon in mesh.polygons:
-        polygon.use_smooth = True
-    pivot = bpy.data.objects.new(name + "-neck", None)
-    bpy.context.scene.collection.objects.link(pivot)
-    pivot.location = to_blender(np.array(NECK_PIVOT_CM, dtype=np.float32))
-    pivot.rotation_mode = "AXIS_ANGLE"
-    obj.parent = pivot
-    obj.location = -np.array(pivot.location)
-    return obj, pivot
+def head_bone(mesh_obj):
+    """The pose bone the add-on keys a clip's head on (the first of ARKIT_HEAD_BONES the rig has)."""
+    bones = mesh_obj.parent.pose.bones
+    bone = bones[next(name for name in ARKIT_HEAD_BONES if name in bones)]
+    bone.rotation_mode = "AXIS_ANGLE"
+    return bone
 
 
-def to_blender(points_cm: np.ndarray) -> np.ndarray:
-    points = np.asarray(points_cm, dtype=np.float32)
-    return np.stack([points[..., 0], -points[..., 2], points[..., 1]], axis=-1) * 0.01
-
-
-def set_pose(obj, pivot, weights: np.ndarray, rotation: np.ndarray, offset: np.ndarray) -> None:
-    for key, value in zip(obj.data.shape_keys.key_blocks[1:], weights):
-        key.value = float(value)
+def set_pose(mesh_obj, bone, names: tuple[str, ...], weights: np.ndarray, rotation: np.ndarray, offset) -> None:
+    keys = mesh_obj.data.shape_keys.key_blocks
+    for name, value in zip(names, weights):
+        keys[name].value = float(value)
+    # the builder's bones point up with roll 0, so a bone's local axes are the clip's (+X left, +Y up, +Z forward)
     angle = float(np.linalg.norm(rotation))
-    axis = to_blender(rotation / angle) if angle > 1e-9 else np.array([1.0, 0.0, 0.0])
-    pivot.rotation_axis_angle = (angle, *axis.tolist())
-    base = to_blender(np.array(NECK_PIVOT_CM, dtype=np.float32))
-    pivot.location = (base[0] + offset[0], base[1], base[2] + offset[1])
+    axis = rotation / angle if angle > 1e-9 else np.array([1.0, 0.0, 0.0])
+    bone.rotation_axis_angle = (angle, *axis.tolist())
+    mesh_obj.parent.location = (float(offset[0]), 0.0, float(offset[1]))
 
 
 def main(spec_path: str, out_dir: str) -> None:
@@ -113,13 +54,15 @@ def main(spec_path: str, out_dir: str) -> None:
     weights, head = spec["weights"], spec["head"]
     offset = spec["offset"] if "offset" in spec else np.zeros((len(weights), 2), np.float32)
     width, height = (int(v) for v in spec["size"])
+    names = load_ict_face().expression_names
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
-    obj, pivot = build_head("Face")
+    face = build_ict_head("Face")
+    bone = head_bone(face)
     if "second_head" in spec and int(spec["second_head"]):
-        other, other_pivot = build_head("Other")
-        other.scale = (0.6, 0.6, 0.6)
-        other_pivot.location = (0.17, 0.05, -0.06)
+        other = build_ict_head("Other").parent
+        other.scale = (SECOND_HEAD_SCALE,) * 3
+        other.location = SECOND_HEAD_PLACE
     camera_data = bpy.data.cameras.new("Camera")
     camera_data.lens = 50.0
     camera = bpy.data.objects.new("Camera", camera_data)
@@ -134,14 +77,14 @@ def main(spec_path: str, out_dir: str) -> None:
     scene.display.render_aa = "FXAA"
     scene.view_settings.view_transform = "Standard"
     shading = scene.display.shading
-    shading.light, shading.color_type = "STUDIO", "VERTEX"
+    shading.light, shading.color_type = "STUDIO", "MATERIAL"
     shading.show_backface_culling = True
     world = bpy.data.worlds.new("World")
     scene.world = world
-    world.color = (0.25, 0.27, 0.3)
+    world.color = BACKGROUND
     out = Path(out_dir)
     for frame in range(len(weights)):
-        set_pose(obj, pivot, weights[frame], head[frame], offset[frame])
+        set_pose(face, bone, names, weights[frame], head[frame], offset[frame])
         render.filepath = str(out / f"{frame:05d}.png")
         bpy.ops.render.render(write_still=True)
 
