@@ -30,9 +30,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.clips.rotations import axis_angle_to_matrix, matrix_to_axis_angle  # noqa: E402
+from backend.clips.rotations import matrix_to_axis_angle  # noqa: E402
 from backend.core.files import write_atomically  # noqa: E402
 from backend.tracking.correspondence import RIGID_POINTS  # noqa: E402
+from backend.tracking.face_model import view_rotation  # noqa: E402
 from backend.tracking.head_pose import camera_to_head_axes  # noqa: E402
 from backend.tracking.ict_face import load_ict_face  # noqa: E402
 from backend.tracking.landmarks import track_faces  # noqa: E402
@@ -40,13 +41,6 @@ from backend.tracking.landmarks import track_faces  # noqa: E402
 YAWS_DEG = tuple(range(-30, 31, 6))
 PITCHES_DEG = tuple(range(-15, 16, 5))
 FACE_VERTICES = 9409  # the `face` part of the ICT mesh: skin from the forehead to the chin
-
-
-def view_matrix(pitch_deg: float, yaw_deg: float) -> np.ndarray:
-    """Yaw about +Y after pitch about +X (FaceModel.template_at reads a pose back in these two angles)."""
-    return axis_angle_to_matrix(np.array([0.0, np.radians(yaw_deg), 0.0])) @ axis_angle_to_matrix(
-        np.array([np.radians(pitch_deg), 0.0, 0.0])
-    )
 
 
 def render_and_track(weights: np.ndarray, matrices: np.ndarray, folder: Path) -> list[np.ndarray]:
@@ -90,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     face = load_ict_face()
     n_shapes = len(face.expression_names)
-    grid = np.array([view_matrix(p, y) for y in YAWS_DEG for p in PITCHES_DEG])
+    grid = np.array([view_rotation(p, y) for y in YAWS_DEG for p in PITCHES_DEG])
     with tempfile.TemporaryDirectory() as folder:
         neutral_images = render_and_track(np.zeros((len(grid), n_shapes)), grid, Path(folder))
     anchor = _rigid_anchor(face, neutral_images, grid)

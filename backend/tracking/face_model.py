@@ -6,6 +6,11 @@ so a difference between where
 MediaPipe and the mesh put a lip line is not read as an expression. The shapes move each point as they move the
 ICT vertex it stands for: a Multi-PIE landmark's vertex (`landmarks68`) for the 51 non-contour landmarks, the
 vertex nearest to where MediaPipe puts it for the chin and cheek points (EXTRA).
+
+A view's neutral may sit turned against the template (MediaPipe's points slide as the face turns); the turn in
+yaw and pitch over the rigid points is taken out of each view on loading. Kept, it fed back through the pose: the
+pose picks the view, and a view turned further turns the pose further (measured in the closed loop: the nod read
+1.8x its size, pitch error 2.1 deg RMS; without, 1.1x and 1.1 deg).
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.clips.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from backend.core.channels import CHANNELS
 from backend.core.errors import AdaMeshError
 from backend.tracking.correspondence import EXTRA, FITTED, RIGID, SUBNASALE, landmarks68
+from backend.tracking.head_pose import Pose, fit_pose
 from backend.tracking.ict_channels import JAW_SHAPE, ict_names_of
 from backend.tracking.ict_face import load_ict_face
 
@@ -61,6 +68,34 @@ def model_points(mediapipe_points: np.ndarray) -> np.ndarray:
     return np.concatenate([landmarks68(mediapipe_points)[..., FITTED, :], mediapipe_points[..., EXTRA, :]], axis=-2)
 
 
+def view_rotation(pitch_deg: float, yaw_deg: float) -> np.ndarray:
+    """[3, 3] yaw about +Y after pitch about +X: the views' convention (FaceModel.template_at reads them back)."""
+    return axis_angle_to_matrix(np.array([0.0, np.radians(yaw_deg), 0.0])) @ axis_angle_to_matrix(
+        np.array([np.radians(pitch_deg), 0.0, 0.0])
+    )
+
+
+def without_view_turn(
+    template: np.ndarray, views: np.ndarray, yaws: np.ndarray, pitches: np.ndarray, rigid: np.ndarray
+) -> np.ndarray:
+    """[Y, P, N, 3] views whose rigid points, seen from their own view, fit `template` at that view's yaw and pitch:
+    each view's apparent turn in yaw and pitch, scale and shift (a weak-perspective fit) is taken out of all its
+    points. Roll stays: the view does not depend on it, so it cannot feed back."""
+    out = views.astype(np.float64).copy()
+    for i, yaw in enumerate(yaws):
+        for j, pitch in enumerate(pitches):
+            view = Pose(1.0, view_rotation(pitch, yaw), np.zeros(2))
+            seen = (out[i, j] @ view.rotation.T)[:, :2]
+            fitted = fit_pose(template[rigid], seen[rigid], view)
+            turn = matrix_to_axis_angle(fitted.rotation @ view.rotation.T)
+            turn[2] = 0.0
+            apparent = Pose(fitted.scale, axis_angle_to_matrix(turn) @ view.rotation, fitted.shift)
+            moved = np.zeros_like(template, dtype=np.float64)
+            moved[:, :2] = apparent.project(template) - view.project(template)
+            out[i, j] -= moved @ view.rotation
+    return out
+
+
 def _cell(axis: np.ndarray, value: float) -> tuple[int, int, float]:
     value = float(np.clip(value, axis[0], axis[-1]))
     upper = int(np.clip(np.searchsorted(axis, value), 1, len(axis) - 1))
@@ -80,6 +115,8 @@ def load_face_model(template_path: str | Path = TEMPLATE) -> FaceModel:
             subnasale = arrays["template"][SUBNASALE, 1]
     except (OSError, KeyError, ValueError) as error:
         raise AdaMeshError(f"the tracker's face model {template_path} is missing or damaged ({error})") from None
+    rigid = np.searchsorted(FITTED, RIGID)
+    views = without_view_turn(template, views, view_yaw, view_pitch, rigid).astype(np.float32)
     vertices = np.concatenate([face.landmarks68[FITTED], nearest[list(EXTRA)]])
     kept = [face.expression_names.index(name) for name in FITTED_SHAPES]
     return FaceModel(
@@ -90,6 +127,6 @@ def load_face_model(template_path: str | Path = TEMPLATE) -> FaceModel:
         expressions=face.expression_basis(vertices)[kept],
         identities=face.identity_basis(vertices),
         shape_names=FITTED_SHAPES,
-        rigid=np.searchsorted(FITTED, RIGID),
+        rigid=rigid,
         mouth=np.flatnonzero(template[:, 1] < subnasale),
     )
