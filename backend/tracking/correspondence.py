@@ -91,6 +91,9 @@ FITTED = np.arange(17, 68)  # every landmark but the contour
 # them the roll erred 1.5 deg RMS and the jaw channel correlated 0.47 with the truth; without, 0.5 deg and 0.72).
 RIGID = np.array([27, 28, 29, 30, 36, 39, 42, 45])
 MOUTH = np.arange(48, 68)
+# The mouth's corners, outer and inner (48, 54, 60, 64): the ends of the lip line. Sharp across the line (its height),
+# vague along it (where a fading junction ends): MediaPipe slides them along the line towards a symmetric mouth.
+MOUTH_CORNERS = np.array([48, 54, 60, 64])
 
 # Eyelids (MediaPipe indices): upper and lower lid midpoints and the corners, subject's left then right.
 EYELIDS = {"left": (386, 374, 362, 263), "right": (159, 145, 33, 133)}

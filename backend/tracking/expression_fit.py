@@ -8,6 +8,12 @@ and, for the brows, eyes and nose, the clip's median residual: MediaPipe places 
 differently from face to face and view to view (measured on the rendered ICT head: 1.3 mm median), as much as a
 brow shape moves them. The mouth keeps only the identity modes, so that a smile held through the clip stays a
 smile.
+
+The points are not equally sure (weighted least squares): a mouth corner's height across the lip line is the
+sharpest thing MediaPipe sees, where it ends along the line the vaguest (MediaPipe slides the corners along it
+towards a symmetric mouth), and the chin and cheek points on smooth skin are placed by its face prior more than by
+the picture (measured on the rendered ICT head with a crooked smile: the less-smiling corner pushed outwards as
+far as the other, the chin shifted towards the smile; equal weights read the smile's side at 40 % of its size).
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from backend.tracking.head_pose import Pose, fit_pose, initial_pose
 SMOOTHING = 0.02  # cm^2 per unit weight change between frames: a light hand, 25 fps motion stays sharp
 SHRINKAGE = 0.002  # cm^2 per unit weight
 IDENTITY_PRIOR = 0.05  # cm^2 per unit identity coefficient (modes span about +-3)
+CORNER_ACROSS = 9.0  # weight of a mouth corner across the lip line, against 1 for the other points (sd a third)
+CORNER_ALONG = 0.1  # and along it
+SKIN = 0.3  # weight of the chin and cheek points
 PASSES = 2
 ALTERNATIONS = 3  # pose <-> weights per frame
 
@@ -61,8 +70,10 @@ def fit_face(model: FaceModel, observed: np.ndarray, progress: Callable[[float],
                 neutral = model.template_at(pose.rotation) + person
                 # image of the neutral and of each shape under this pose, in model units (cm)
                 moved = (image - pose.project(neutral)) / pose.scale
-                shape_images = (basis @ pose.rotation.T)[:, :, :2].reshape(n_shapes, -1).T
-                moved = moved.reshape(-1)
+                shape_images = (basis @ pose.rotation.T)[:, :, :2]
+                root = _root_weights(model, pose)
+                moved = np.einsum("pij,pj->pi", root, moved).reshape(-1)
+                shape_images = np.einsum("pij,kpj->pik", root, shape_images).reshape(-1, n_shapes)
                 prior = SMOOTHING * previous / np.sqrt(SMOOTHING + SHRINKAGE)
                 weights[t] = lsq_linear(
                     np.vstack([shape_images, regulariser]),
@@ -80,6 +91,19 @@ def fit_face(model: FaceModel, observed: np.ndarray, progress: Callable[[float],
             offset = _upper_face_offset(model, poses, observed, weights, basis, identity_basis, identity)
     rotations = np.stack([pose.rotation for pose in poses])
     return FaceFit(weights.astype(np.float32), rotations, residual.astype(np.float32), identity.astype(np.float32))
+
+
+def _root_weights(model: FaceModel, pose: Pose) -> np.ndarray:
+    """[P, 2, 2] square roots of the points' weights in the image (applied to a point's 2-D misfit): the mouth's
+    corners weighted across and along the lip line (the face's left-right axis as seen), the skin points less."""
+    root = np.tile(np.eye(2), (len(model.template), 1, 1))
+    root[model.skin] *= np.sqrt(SKIN)
+    along = pose.rotation[:2, 0] / np.linalg.norm(pose.rotation[:2, 0])
+    across = np.array([-along[1], along[0]])
+    root[model.corners] = np.sqrt(CORNER_ALONG) * np.outer(along, along) + np.sqrt(CORNER_ACROSS) * np.outer(
+        across, across
+    )
+    return root
 
 
 def _fit_identity(

@@ -24,7 +24,7 @@ import numpy as np
 from backend.clips.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from backend.core.channels import CHANNELS
 from backend.core.errors import AdaMeshError
-from backend.tracking.correspondence import EXTRA, FITTED, RIGID, SUBNASALE, landmarks68
+from backend.tracking.correspondence import EXTRA, FITTED, MOUTH_CORNERS, RIGID, SUBNASALE, landmarks68
 from backend.tracking.head_pose import Pose, fit_pose
 from backend.tracking.ict_channels import JAW_SHAPE, ict_names_of
 from backend.tracking.ict_face import load_ict_face
@@ -46,6 +46,8 @@ class FaceModel:
     shape_names: tuple[str, ...]  # the K fitted ICT shapes
     rigid: np.ndarray  # rows of the points the head rotation is fitted to
     mouth: np.ndarray  # rows of the lower face (below the nose)
+    corners: np.ndarray  # rows of the mouth's corners (MOUTH_CORNERS)
+    skin: np.ndarray  # rows of the chin and cheek points (EXTRA): on smooth skin, placed by MediaPipe's face prior
 
     def template_at(self, rotation: np.ndarray) -> np.ndarray:
         """[P, 3] the neutral as seen at this head rotation (bilinear in yaw and pitch, clamped to the grid)."""
@@ -129,4 +131,6 @@ def load_face_model(template_path: str | Path = TEMPLATE) -> FaceModel:
         shape_names=FITTED_SHAPES,
         rigid=rigid,
         mouth=np.flatnonzero(template[:, 1] < subnasale),
+        corners=np.searchsorted(FITTED, MOUTH_CORNERS),
+        skin=len(FITTED) + np.arange(len(EXTRA)),
     )
