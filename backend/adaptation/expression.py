@@ -53,7 +53,7 @@ _RIDGE = 1e-3  # ridge of that fit, relative to the mean prediction variance: st
 class AdaptationSettings:
     method: str = "molora"  # molora | lora | full (METHODS)
     # Early stopping usually ends sooner. The latest best held-out loss in `bench adapt`'s 10 s adaptations came at
-    # step 310 (the crooked speaker; 80-260 for the others): the earlier 400 only added ~10 s to the slowest case.
+    # step 310 (the crooked speaker; 80-260 for the others): the earlier 400 added up to ~10 s on 2 cores, no quality.
     max_steps: int = 320
     batch: int = 4  # windows per step
     window_seconds: float = 4.0  # like the training windows (2-6 s); a shorter reference gives its whole length
