@@ -151,6 +151,9 @@ def adapt_expression(
 
     rng = np.random.default_rng(settings.seed)
     length = min(n_train, max(1, round(settings.window_seconds * MODEL_FPS)))
+    # never more windows than window positions: a 3 s reference's training part is one window long, and four copies
+    # of it cost four times as much for the same gradient
+    windows = min(settings.batch, n_train - length + 1)
     best_loss = first_loss = holdout_loss()
     best_state, best_step, evals_without_gain = _snapshot(trained), 0, 0
     step, train_loss, step_seconds = 0, math.nan, []
@@ -159,9 +162,7 @@ def adapt_expression(
         step_started = time.monotonic()
         for group, lr in zip(optimizer.param_groups, peak_rates):
             group["lr"] = lr * min(1.0, (step + 1) / settings.warmup_steps)
-        # never more windows than window positions: a 3 s reference's training part is one window long, and four
-        # copies of it cost four times as much for the same gradient
-        starts = rng.integers(0, n_train - length + 1, size=min(settings.batch, n_train - length + 1)).tolist()
+        starts = rng.integers(0, n_train - length + 1, size=windows).tolist()
         loss = loss_on(batch_of(starts, length))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -196,6 +197,8 @@ def adapt_expression(
         "max_steps": settings.max_steps,
         "stopped_early": step < settings.max_steps,
         "train_loss_last": train_loss,
+        "windows_per_step": windows,
+        "window_seconds": length / MODEL_FPS,
         "holdout_seconds": n_holdout / MODEL_FPS,
         "holdout_loss_start": first_loss,
         "holdout_loss_best": best_loss,
