@@ -6,7 +6,7 @@ reference's own speech (CALIBRATION_SEEDS draws), and per axis a is compared wit
 - rhythm: on the reference's dominant rhythm axis (pose_rhythm.py), a zero-phase peak filter (Gaussian,
   PEAK_WIDTH_HZ) at the reference's rhythm boosts it until its power leads the generated spectrum's strongest other
   frequency by PEAK_MARGIN (at most MAX_BOOST in amplitude); where the learnt part's own rhythm already leads by
-  that much there is no boost. Every other frequency and axis passes unchanged;
+  that much there is no boost. Every other frequency and axis passes unchanged, held axes aside;
 - held axes: an axis whose reference mean lies more than HELD_RATIO of its standard deviations from zero is held
   (a head kept tilted to one side). The learnt part renders such a hold as a slow wander between held and upright
   (a prior trained on centred motion has no code sequence that keeps it), which the reference does not do and which
