@@ -4,8 +4,9 @@
 
 Adapt Style measures it against what the learnt pose model generates on the reference's own speech
 (backend/adaptation/calibrate_pose.py, which says how); a style file carries it (style_files.py), and
-`at_strength` scales it with the artist's pose strength. The filter is zero-phase and acts only within the
-head-rhythm band RHYTHM_BAND_HZ: the mean, slow drift and fast jitter pass unchanged.
+`at_strength` scales it with the artist's pose strength. The filter is zero-phase and acts within the
+head-rhythm band RHYTHM_BAND_HZ, where fast jitter passes unchanged; below the band the mean and slow drift pass
+too, except on an axis the reference holds away from upright, where they are removed and the offset holds it.
 """
 
 from __future__ import annotations

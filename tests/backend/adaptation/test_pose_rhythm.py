@@ -94,3 +94,27 @@ def test_the_rhythm_filter_passes_the_mean_and_keeps_the_length():
     np.testing.assert_allclose(rhythm_filter(head, FPS, response), head, atol=1e-9)
     with pytest.raises(ValueError, match="at least 4 frames"):
         dominant_rhythm(np.zeros(3), FPS)
+
+
+def test_a_held_tilt_comes_back_as_the_offset_and_the_motion_about_it_keeps_its_size():
+    """The learnt part renders a held tilt as a slow wander between held and upright whose size differs from draw
+    to draw; the calibration replaces that drift by the offset, so the tilt's spread is the motion about the hold."""
+    from scipy.ndimage import gaussian_filter1d
+
+    rng = np.random.default_rng(3)
+    reference = nodding(10, 5.0, 0.6, rng, held_tilt_deg=6.0)  # tilt: 0.3 deg of motion about a 6 deg hold
+
+    def learnt(seconds: float, wander_deg: float) -> np.ndarray:
+        head = nodding(seconds, 2.0, 0.6, rng, noise_deg=0.3)
+        hold = gaussian_filter1d(rng.standard_normal(int(seconds * FPS)), 3.0 * FPS)  # held, upright, held...
+        head[:, 2] += np.radians(wander_deg) * (1.0 + hold / hold.std()) / 2
+        return head
+
+    calibration = measure_calibration([learnt(10, 4.0) for _ in range(4)], reference, FPS)
+    assert calibration.response[2, 0] == 0.0 and calibration.response[:2, 0].eq(1.0).all()  # only the held axis
+    for wander_deg in (1.0, 3.0, 6.0):  # new speech wanders less or more than the reference's speech did
+        after = compare_pose(calibration.apply(learnt(40, wander_deg), FPS), reference, FPS)
+        assert 0.7 < after.amplitude_ratio[2] < 1.3, (wander_deg, after)
+        assert abs(after.offset_error_deg[2]) < 0.5, (wander_deg, after)
+    upright = nodding(10, 5.0, 0.6, rng)  # no axis held: nothing below the rhythm band is touched
+    assert measure_calibration([learnt(10, 0.0)], upright, FPS).response[:, 0].eq(1.0).all()
