@@ -44,10 +44,7 @@ class ADAMESH_OT_adapt(JobOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context) -> bool:
-        reason = disabled_reason(context)
-        if reason:
-            cls.poll_message_set(reason)
-        return reason is None
+        return checks.allowed(cls, disabled_reason(context))
 
     def start_job(self, context) -> Job:
         self._reference_clip = None

@@ -7,6 +7,7 @@ import bpy
 from .. import bundle, preferences, session
 from ..client.installer import BackendInstall
 from ..errors import AddonError
+from . import checks
 from .job_operator import JobOperator
 
 
@@ -28,10 +29,7 @@ class ADAMESH_OT_install_backend(JobOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context) -> bool:
-        reason = install_disabled_reason(context)
-        if reason:
-            cls.poll_message_set(reason)
-        return reason is None
+        return checks.allowed(cls, install_disabled_reason(context))
 
     def start_job(self, context) -> BackendInstall:
         install = BackendInstall(preferences.base_python(), preferences.default_venv(), bundle.backend_requirements())
@@ -64,10 +62,7 @@ class ADAMESH_OT_install_tracker(JobOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context) -> bool:
-        reason = install_tracker_disabled_reason(context)
-        if reason:
-            cls.poll_message_set(reason)
-        return reason is None
+        return checks.allowed(cls, install_tracker_disabled_reason(context))
 
     def start_job(self, context) -> BackendInstall:
         install = BackendInstall.extra(preferences.backend_python(context), bundle.tracker_requirements())

@@ -17,6 +17,13 @@ from ..anim.rigs import describe_rig, find_armature, preflight_rig
 from ..errors import AddonError, RigError
 
 
+def allowed(operator_class, reason: str | None) -> bool:
+    """A poll's answer: True when there is no reason against, else False with the reason as the button's tooltip."""
+    if reason:
+        operator_class.poll_message_set(reason)
+    return reason is None
+
+
 def mesh_problem(obj) -> str | None:
     if obj is None:
         return "Select the face mesh (a mesh object with shape keys)"

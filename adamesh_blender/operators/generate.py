@@ -42,10 +42,7 @@ class ADAMESH_OT_generate(JobOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context) -> bool:
-        reason = disabled_reason(context)
-        if reason:
-            cls.poll_message_set(reason)
-        return reason is None
+        return checks.allowed(cls, disabled_reason(context))
 
     def start_job(self, context) -> Job:
         self._clip, self._clip_keyed = None, False

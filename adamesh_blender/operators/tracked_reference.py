@@ -35,10 +35,7 @@ class ADAMESH_OT_key_tracked_reference(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context) -> bool:
-        reason = disabled_reason(context)
-        if reason:
-            cls.poll_message_set(reason)
-        return reason is None
+        return checks.allowed(cls, disabled_reason(context))
 
     def execute(self, context) -> set[str]:
         scene, settings = context.scene, context.scene.adamesh
