@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from backend.clips import MotionClip
 from backend.clips.rotations import matrix_to_axis_angle
 from backend.core.channels import CHANNELS
 from backend.tracking.ict_channels import JAW_OPEN_RADIANS, JAW_SHAPE, channel_weights
-
-# The head's pose is fitted frame by frame to a few points, each a pixel or so unsure: about 0.7 deg of jitter from
-# frame to frame (measured in the closed loop), which a nod's size (its standard deviation) would count as motion.
-# A 40 ms Gaussian takes it out and keeps speech's nods (1-3 Hz): the closed loop's nod read 1.54 deg against the
-# truth's 1.36 without it, 1.37 with it.
-HEAD_SMOOTHING_S = 0.04
 
 
 def clip_from_fit(weights: np.ndarray, shape_names: tuple[str, ...], rotations: np.ndarray, fps: float) -> MotionClip:
@@ -27,7 +20,7 @@ def clip_from_fit(weights: np.ndarray, shape_names: tuple[str, ...], rotations: 
         expression=expression.astype(np.float32),
         expression_names=CHANNELS,
         jaw=jaw,
-        head=gaussian_filter1d(relative_to_rest(rotations), HEAD_SMOOTHING_S * fps, axis=0, mode="nearest"),
+        head=relative_to_rest(rotations),
     )
 
 
