@@ -64,8 +64,8 @@ class PoseCalibration:
         s = self.strength
         moved = rhythm_filter(head, fps, response.clip(1e-6, None) ** s) * (1.0 + s * (gain - 1.0))
         if self.spread is not None and s != 0.0:
-            measured = moved if s == 1.0 else rhythm_filter(head, fps, response) * gain  # the factor is measured
-            # on the clip as calibrated at strength 1, so the strength scales it as it scales the rest
+            # the factor is measured on the clip as calibrated at strength 1, and scaled as the rest is
+            measured = moved if s == 1.0 else rhythm_filter(head, fps, response) * gain
             mean = moved.mean(axis=0)
             moved = mean + self.clip_factor(measured, fps) ** s * (moved - mean)
         return (moved + s * self.offset.double().numpy()).astype(np.float32)
