@@ -22,7 +22,7 @@ class AdaptOptions:
     audio_end: float | None = option(None, "where it ends (s); default: the end of the file")
     phonetic: str = option("words", "phone recognition, as you will generate with", choices=PHONETIC_MODES)
     transcript: str | None = option(None, "the reference's words, for forced alignment")
-    steps: int | None = option(None, "most adaptation steps (default 400; early stopping ends sooner)")
+    steps: int | None = option(None, "most adaptation steps (default 320; early stopping ends sooner)")
     seed: int = option(0, "adaptation seed (batches, the held-out split)")
     checkpoint: str | None = option(None, "checkpoint (.safetensors); default: the starter")
     device: str = option("auto", "where the models run", choices=DEVICES)

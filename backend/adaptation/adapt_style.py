@@ -8,7 +8,8 @@
         -> blink rate and duration, gaze spread from the reference's eyes              (eyes.py)
         -> style file (safetensors: adapter, style vectors, metadata)                 (styles.py)
 
-Measured on this 2-core CPU with the starter (`bench adapt`): a 10 s reference adapts in ~27 s, pocketsphinx included.
+Measured on this 2-core CPU with the starter (`bench adapt`): a 10 s reference adapts in 40-55 s, pocketsphinx included,
+nearly all of it the MoLoRA steps.
 """
 
 from __future__ import annotations

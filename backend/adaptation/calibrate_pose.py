@@ -6,15 +6,25 @@ reference's own speech (CALIBRATION_SEEDS draws), and per axis a is compared wit
 - rhythm: on the reference's dominant rhythm axis (pose_rhythm.py), a zero-phase peak filter (Gaussian,
   PEAK_WIDTH_HZ) at the reference's rhythm boosts it until its power leads the generated spectrum's strongest other
   frequency by PEAK_MARGIN (at most MAX_BOOST in amplitude); where the learnt part's own rhythm already leads by
-  that much there is no boost. Every other frequency and axis passes unchanged;
+  that much there is no boost. Every other frequency and axis passes unchanged, held axes aside;
+- held axes: an axis whose reference mean lies more than HELD_RATIO of its standard deviations from zero is held
+  (a head kept tilted to one side). The learnt part renders such a hold as a slow wander between held and upright
+  (a prior trained on centred motion has no code sequence that keeps it), which the reference does not do and which
+  differs from draw to draw, so a gain measured on it misjudges the motion about the hold (a held tilt came back
+  at 0.5-2x its spread on new speech). On a held axis the filter removes the generated motion below the head-rhythm
+  band (the mean and the drift) and the offset alone supplies the hold;
 - amplitude: gain[a] = std(reference[a]) / std(filtered generated[a]), clipped to GAIN_RANGE;
-- offset[a] = mean(reference[a]) - gain[a] * mean(generated[a]), radians: a held habit (a head tilted to one side),
-  which no code sequence of a prior trained on centred motion keeps.
+- offset[a] = mean(reference[a]) - gain[a] * mean(filtered generated[a]), radians: a held habit, which no code
+  sequence of a prior trained on centred motion keeps.
 
-Generation then outputs gain * filter(head) + offset on every axis (backend/inference/pose_calibration.py). The
-learnt part supplies the motion itself (its timing against the speech, its shapes); this step corrects its
-amplitude, mean and spectral balance. `bench adapt` reports each pose stage with and without it, so what it adds
-is measured rather than assumed.
+- spread[a] = std(reference[a]), radians: the target of each generated clip. The gain is right on average over
+  draws, but one take on new speech varies by about 20-25 % per axis from seed to seed, so generation also rescales
+  each clip's calibrated motion about its mean towards this spread (a bounded, length-weighted clip factor).
+
+Generation then outputs gain * filter(head) + offset on every axis, the motion about the clip's mean rescaled by the
+clip factor (backend/inference/pose_calibration.py). The learnt part supplies the motion itself (its timing against
+the speech, its shapes); this step corrects its amplitude, mean and spectral balance. `bench adapt` reports each
+pose stage with and without it, so what it adds is measured rather than assumed.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ PEAK_MARGIN = 8.0  # the boosted rhythm's power over the strongest other frequen
 # speech the draw differs: 2 and 4 left the learnt rhythm ahead in 2-3 of 10 synthetic cases, 8 in none)
 MAX_BOOST = 12.0  # amplitude: beyond this the learnt part has next to nothing at that rhythm to bring out
 SMOOTHING_HZ = 0.05  # of the generated spectrum, finer than a 10 s reference resolves (0.1 Hz)
+HELD_RATIO = 2.0  # |mean| / std of a held axis: the bench's held tilt has 6-10, an upright head's axes under 1
 
 
 def _band_power(head: np.ndarray, fps: float) -> np.ndarray:
@@ -71,6 +82,11 @@ def rhythm_response(generated: list[np.ndarray], reference: np.ndarray, fps: flo
     return response
 
 
+def held_axes(reference: np.ndarray) -> np.ndarray:
+    """Mask [3] of the axes the reference holds away from upright (see the module docstring)."""
+    return np.abs(reference.mean(axis=0)) > HELD_RATIO * reference.std(axis=0)
+
+
 def measure_calibration(
     generated: list[np.ndarray], reference: np.ndarray, fps: float, rhythm: bool = True
 ) -> PoseCalibration:
@@ -78,12 +94,14 @@ def measure_calibration(
     generated = [np.asarray(g, np.float64) for g in generated]
     reference = np.asarray(reference, np.float64)
     response = rhythm_response(generated, reference, fps) if rhythm else np.ones((3, RESPONSE_BINS))
+    response[held_axes(reference), : int(round(RHYTHM_BAND_HZ[0] / RESPONSE_STEP_HZ))] = 0.0
     filtered = [rhythm_filter(g, fps, response) for g in generated]
     generated_std = np.mean([f.std(axis=0) for f in filtered], axis=0)
     gain = np.clip(reference.std(axis=0) / np.maximum(generated_std, 1e-6), *GAIN_RANGE)
-    offset = reference.mean(axis=0) - gain * np.mean([g.mean(axis=0) for g in generated], axis=0)
+    offset = reference.mean(axis=0) - gain * np.mean([f.mean(axis=0) for f in filtered], axis=0)
     return PoseCalibration(
         torch.tensor(gain, dtype=torch.float32),
         torch.tensor(offset, dtype=torch.float32),
         torch.tensor(response, dtype=torch.float32),
+        torch.tensor(reference.std(axis=0), dtype=torch.float32),
     )

@@ -52,7 +52,9 @@ _RIDGE = 1e-3  # ridge of that fit, relative to the mean prediction variance: st
 @dataclass(frozen=True)
 class AdaptationSettings:
     method: str = "molora"  # molora | lora | full (METHODS)
-    max_steps: int = 400  # early stopping usually ends sooner; 400 steps of the starter take ~30 s on 2 CPU cores
+    # Early stopping usually ends sooner. The latest best held-out loss in `bench adapt`'s 10 s adaptations came at
+    # step 310 (the crooked speaker; 80-260 for the others): the earlier 400 added up to ~10 s on 2 cores, no quality.
+    max_steps: int = 320
     batch: int = 4  # windows per step
     window_seconds: float = 4.0  # like the training windows (2-6 s); a shorter reference gives its whole length
     lr: float = 2e-3  # adapters, output head (Adam)
@@ -149,6 +151,9 @@ def adapt_expression(
 
     rng = np.random.default_rng(settings.seed)
     length = min(n_train, max(1, round(settings.window_seconds * MODEL_FPS)))
+    # never more windows than window positions: a 3 s reference's training part is one window long, and four copies
+    # of it cost four times as much for the same gradient
+    windows = min(settings.batch, n_train - length + 1)
     best_loss = first_loss = holdout_loss()
     best_state, best_step, evals_without_gain = _snapshot(trained), 0, 0
     step, train_loss, step_seconds = 0, math.nan, []
@@ -157,7 +162,7 @@ def adapt_expression(
         step_started = time.monotonic()
         for group, lr in zip(optimizer.param_groups, peak_rates):
             group["lr"] = lr * min(1.0, (step + 1) / settings.warmup_steps)
-        starts = rng.integers(0, n_train - length + 1, size=settings.batch).tolist()
+        starts = rng.integers(0, n_train - length + 1, size=windows).tolist()
         loss = loss_on(batch_of(starts, length))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -192,6 +197,8 @@ def adapt_expression(
         "max_steps": settings.max_steps,
         "stopped_early": step < settings.max_steps,
         "train_loss_last": train_loss,
+        "windows_per_step": windows,
+        "window_seconds": length / MODEL_FPS,
         "holdout_seconds": n_holdout / MODEL_FPS,
         "holdout_loss_start": first_loss,
         "holdout_loss_best": best_loss,

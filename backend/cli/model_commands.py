@@ -145,6 +145,7 @@ def run_bench(args: argparse.Namespace) -> None:
             n_speakers=args.speakers,
             steps=args.steps,
             parts=tuple(args.parts),
+            timed_budgets=tuple(args.time_budgets),
         )
         return
     from backend.evaluation.generate_benchmark import run_generation_benchmark
@@ -243,6 +244,13 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--speakers", type=int, default=3, help="adapt: held-out speakers to measure")
     bench.add_argument("--steps", type=int, help="adapt: most adaptation steps (default: as `adapt`)")
+    bench.add_argument(
+        "--time-budgets",
+        type=int,
+        nargs="*",
+        default=[],
+        help="adapt: also time the whole 10 s adaptation with these step budgets (e.g. an earlier default)",
+    )
     bench.add_argument(
         "--parts",
         nargs="+",

@@ -311,6 +311,27 @@ def test_progress_reports_steps_and_cancel_stops_in_the_middle(speaker, checkpoi
     assert sum(m.startswith("step") for m in calls) == 3
 
 
+def test_a_reference_one_window_long_trains_on_that_window_once_a_step(speaker, checkpoint, tmp_path):
+    """A 3 s reference's training part (2.4 s) is shorter than a window: four copies of it in a step would cost four
+    times as much for the same gradient. A longer reference draws the usual four windows."""
+    for folder in ("short", "long"):
+        (tmp_path / folder).mkdir()
+    short = adapt_style(
+        *write_reference(speaker[:2], "motion", tmp_path / "short", seconds=3.0),
+        None,
+        AdaptOptions(steps=3, phonetic="none"),
+        checkpoint,
+    )
+    assert short.adaptation["windows_per_step"] == 1 and short.adaptation["window_seconds"] == pytest.approx(2.4)
+    longer = adapt_style(
+        *write_reference(speaker[:6], "motion", tmp_path / "long"),
+        None,
+        AdaptOptions(steps=3, phonetic="none"),
+        checkpoint,
+    )
+    assert longer.adaptation["windows_per_step"] == 4 and longer.adaptation["window_seconds"] == pytest.approx(4.0)
+
+
 def test_auto_device_gives_the_cpu_result(speaker, tiny_checkpoint, tmp_path):
     audio, motion = write_reference(speaker[:2], "motion", tmp_path)
     styles = {
