@@ -17,10 +17,14 @@ reference's own speech (CALIBRATION_SEEDS draws), and per axis a is compared wit
 - offset[a] = mean(reference[a]) - gain[a] * mean(filtered generated[a]), radians: a held habit, which no code
   sequence of a prior trained on centred motion keeps.
 
-Generation then outputs gain * filter(head) + offset on every axis (backend/inference/pose_calibration.py). The
-learnt part supplies the motion itself (its timing against the speech, its shapes); this step corrects its
-amplitude, mean and spectral balance. `bench adapt` reports each pose stage with and without it, so what it adds
-is measured rather than assumed.
+- spread[a] = std(reference[a]), radians: the target of each generated clip. The gain is right on average over
+  draws, but one take on new speech varies by about 20-25 % per axis from seed to seed, so generation also rescales
+  each clip's calibrated motion about its mean towards this spread (a bounded, length-weighted clip factor).
+
+Generation then outputs gain * filter(head) + offset on every axis, the motion about the clip's mean rescaled by the
+clip factor (backend/inference/pose_calibration.py). The learnt part supplies the motion itself (its timing against
+the speech, its shapes); this step corrects its amplitude, mean and spectral balance. `bench adapt` reports each
+pose stage with and without it, so what it adds is measured rather than assumed.
 """
 
 from __future__ import annotations
@@ -99,4 +103,5 @@ def measure_calibration(
         torch.tensor(gain, dtype=torch.float32),
         torch.tensor(offset, dtype=torch.float32),
         torch.tensor(response, dtype=torch.float32),
+        torch.tensor(reference.std(axis=0), dtype=torch.float32),
     )

@@ -11,7 +11,9 @@ Rows, each a stage of backend/adaptation/pose.py on top of the one before:
     blend+refine         the blend refined on the reference's codes, pulled towards the blend
     fit                  the style vector fitted freely to the reference's codes, early-stopped
     fit+amplitude        the fit, then the per-axis amplitude gain and offset alone
-    fit+calibration      Adapt Style: the fit, then the whole calibration (rhythm filter, amplitude, offset)
+    fit+calibration      the fit, then the calibration measured on the reference's speech (rhythm filter, amplitude,
+                         offset), without the clip factor (as a format-2 style generates)
+    fit+cal+clip spread  Adapt Style: the same, each clip's motion rescaled towards the reference's spread
     retrieval+calibration  the whole calibration on the plain retrieval: what it does without the learnt stages
 """
 
@@ -33,7 +35,15 @@ from backend.training.stages import pose_audio_features
 
 AMPLITUDE_TARGET = (0.7, 1.3)  # generated / reference amplitude per axis
 RHYTHM_TARGET_HZ = 0.15  # |dominant rhythm error|
-STAGE_ROWS = ("retrieval", "blend+refine", "fit", "fit+amplitude", "fit+calibration", "retrieval+calibration")
+STAGE_ROWS = (
+    "retrieval",
+    "blend+refine",
+    "fit",
+    "fit+amplitude",
+    "fit+calibration",
+    "fit+cal+clip spread",
+    "retrieval+calibration",
+)
 
 
 @dataclass(frozen=True)
@@ -85,15 +95,19 @@ def pose_stage_rows(checkpoint: Checkpoint, reference: Reference, new_features: 
         adapted = adapt_pose(checkpoint, reference, refine=refine, last_stage=last)
         seconds[row] = time.monotonic() - started
         stages[row] = (adapted.vector, adapted.calibration, adapted.report)
-    for row, start, rhythm in (
-        ("fit+amplitude", "fit", False),
-        ("fit+calibration", "fit", True),
-        ("retrieval+calibration", "retrieval", True),
+    for row, start, rhythm, clip_spread in (
+        ("fit+amplitude", "fit", False, False),
+        ("fit+cal+clip spread", "fit", True, True),
+        ("retrieval+calibration", "retrieval", True, True),
     ):
         started = time.monotonic()
         vector, _, report = stages[start]
-        stages[row] = (vector, calibrate(checkpoint, reference, vector, rhythm), report)
+        calibration = calibrate(checkpoint, reference, vector, rhythm)
+        stages[row] = (vector, calibration if clip_spread else replace(calibration, spread=None), report)
         seconds[row] = seconds[start] + time.monotonic() - started
+    vector, calibration, report = stages["fit+cal+clip spread"]
+    stages["fit+calibration"] = (vector, replace(calibration, spread=None), report)
+    seconds["fit+calibration"] = seconds["fit+cal+clip spread"]
     rows = []
     plan = ChunkPlan.for_checkpoint(checkpoint)
     heads: dict[bytes, np.ndarray] = {}  # the calibrated rows share their vector with an uncalibrated one
@@ -149,9 +163,9 @@ def format_pose_table(rows: list[dict]) -> str:
             )
     lines += ["", "Per reference at 10 s (amplitude ratio per axis; rhythm: reference -> generated Hz):"]
     for r in rows:
-        if r["reference_s"] == 10.0 and r["stage"] in ("retrieval", "fit", "fit+amplitude", "fit+calibration"):
+        if r["reference_s"] == 10.0 and r["stage"] in ("retrieval", "fit", "fit+calibration", "fit+cal+clip spread"):
             lines.append(
-                f"  {r['speaker']:<18} {r['habit']:<38} {r['stage']:<16} "
+                f"  {r['speaker']:<18} {r['habit']:<38} {r['stage']:<19} "
                 + " / ".join(f"{x:.2f}" for x in r["amplitude_ratio"])
                 + f"  {r['axis']} {r['reference_hz']:.2f} -> {r['generated_hz']:.2f} Hz"
                 + f"  ({r['distance_ratio']:.1f}x the bank spacing)"

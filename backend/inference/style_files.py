@@ -2,9 +2,10 @@
 
 Tensors: `adapter.<name>` the MoLoRA tensors of the expression model (names as in its state dict), `head.<name>`
 the output head when the reference's channels are not the checkpoint's, `expression_style` [S] and `pose_style`
-[S'] (PoseGPT's style vector), `pose_gain` [3], `pose_offset` [3] and `pose_response` [3, F] (the per-axis head
-calibration, backend/inference/pose_calibration.py; from format 2 on, a format-1 file reads as no calibration).
-Metadata (strings): `format` ("adamesh-style/2"), `checkpoint_hash` (of the checkpoint the style was adapted on: a
+[S'] (PoseGPT's style vector), `pose_gain` [3], `pose_offset` [3], `pose_response` [3, F] and `pose_spread` [3]
+(the per-axis head calibration, backend/inference/pose_calibration.py; from format 2 on, a format-1 file reads as
+no calibration; the spread, each clip's target, from format 3 on, a format-2 file reads without it).
+Metadata (strings): `format` ("adamesh-style/3"), `checkpoint_hash` (of the checkpoint the style was adapted on: a
 style only fits that one), `channel_names`, `head_rank`, `name`, `reference_seconds`, `created` (ISO 8601, UTC),
 `eyes` (blink rate and duration, gaze spread), `retrieval` (how the pose style was found, fitted and calibrated),
 `adaptation` (steps, losses, time). About 2 MB for the starter checkpoint.
@@ -34,8 +35,8 @@ from backend.models.checkpoint_file import Checkpoint
 from backend.models.molora import load_molora_state_dict, set_molora_scale
 from backend.models.tensor_files import read_tensors, write_tensors
 
-STYLE_FORMAT = "adamesh-style/2"
-_OLDER_READABLE = ("1",)  # before the pose calibration: read as none
+STYLE_FORMAT = "adamesh-style/3"
+_OLDER_READABLE = ("1", "2")  # 1: before the pose calibration, read as none; 2: before its spread, read without
 MAX_STRENGTH = 3.0  # beyond this the adapters extrapolate into faces nobody makes
 _ADAPTER, _HEAD = "adapter.", "head."
 _HASH_SHOWN = 16  # hex digits of a checkpoint hash in messages
@@ -89,6 +90,8 @@ def save_style(path: str | Path, style: Style) -> None:
         "pose_offset": style.pose_calibration.offset,
         "pose_response": style.pose_calibration.response,
     }
+    if style.pose_calibration.spread is not None:
+        tensors["pose_spread"] = style.pose_calibration.spread
     metadata = {
         "format": STYLE_FORMAT,
         "checkpoint_hash": style.checkpoint_hash,
@@ -146,12 +149,16 @@ def _pose_calibration(tensors: dict[str, Tensor]) -> PoseCalibration:
     if not any(name in tensors for name in names):  # format 1
         return PoseCalibration.identity()
     gain, offset, response = (tensors[name] for name in names)
-    shapes = (gain.shape, offset.shape, response.shape)
-    if shapes != ((3,), (3,), (3, RESPONSE_BINS)) or not all(t.isfinite().all() for t in (gain, offset, response)):
+    spread = tensors.get("pose_spread")  # none in format 2, nor for a style calibrated without it: no clip factor
+    shapes = (gain.shape, offset.shape, response.shape, (3,) if spread is None else spread.shape)
+    parts = (gain, offset, response) if spread is None else (gain, offset, response, spread)
+    if shapes != ((3,), (3,), (3, RESPONSE_BINS), (3,)) or not all(t.isfinite().all() for t in parts):
         raise ValueError(
-            f"pose calibration of shapes {[tuple(x) for x in shapes]} (need finite [3], [3], [3, {RESPONSE_BINS}])"
+            f"pose calibration of shapes {[tuple(x) for x in shapes]} (need finite [3], [3], [3, {RESPONSE_BINS}], [3])"
         )
-    return PoseCalibration(gain.float(), offset.float(), response.float())
+    if spread is not None and (spread < 0).any():
+        raise ValueError(f"a negative pose spread {spread.tolist()}")
+    return PoseCalibration(gain.float(), offset.float(), response.float(), None if spread is None else spread.float())
 
 
 def check_style_fits(style: Style, checkpoint: Checkpoint, where: str | Path = "the style") -> None:

@@ -10,7 +10,7 @@ vertex nearest to where MediaPipe puts it for the chin and cheek points (EXTRA).
 A view's neutral may sit turned against the template (MediaPipe's points slide as the face turns); the turn in
 yaw and pitch over the rigid points is taken out of each view on loading. Kept, it fed back through the pose: the
 pose picks the view, and a view turned further turns the pose further (measured in the closed loop: the nod read
-1.8x its size, pitch error 2.1 deg RMS; without, 1.1x and 1.1 deg).
+1.8x its size, pitch error 2.1 deg RMS; without, 1.2x and 1.2 deg).
 """
 
 from __future__ import annotations

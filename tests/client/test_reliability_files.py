@@ -75,8 +75,8 @@ BAD_STYLES = {
         "the style file was not completely written or copied; replace it with a complete copy",
     ),
     "newer.safetensors": (
-        lambda f, s, c: with_format(s, f / "newer.safetensors", b"adamesh-style/2", b"adamesh-style/9"),
-        "made by a newer AdaMesh than this backend reads (adamesh-style/2); update the AdaMesh add-on",
+        lambda f, s, c: with_format(s, f / "newer.safetensors", b"adamesh-style/3", b"adamesh-style/9"),
+        "made by a newer AdaMesh than this backend reads (adamesh-style/3); update the AdaMesh add-on",
     ),
     "tiny.safetensors": (lambda f, s, c: c, "is not an AdaMesh style file (it holds 'adamesh-checkpoint/1')"),
     "pickle.safetensors": (lambda f, s, c: _pickled_weights(f / "pickle.safetensors"), "is not a style file"),

@@ -125,7 +125,8 @@ def generated(new_speech: Path, starter, style: Path | None = None, seed: int = 
 
 
 def test_a_nodding_reference_gives_its_amplitude_and_rhythm_on_new_speech(starter, adapted, new_speech):
-    """On the style's head motion over three seeds (one 16 s draw varies by about +-0.2 in its amplitude ratios)."""
+    """On three seeds: every take, not only their mean (one 16 s draw of PoseGPT varies by about +-0.2 in its
+    amplitude ratios; the calibration's clip factor brings each take to the reference's spread)."""
     style, reference_head = adapted
     heads = [generated(new_speech, starter, style, seed).head for seed in range(3)]
     comparisons = [compare_pose(head, reference_head, 25.0) for head in heads]
@@ -135,6 +136,7 @@ def test_a_nodding_reference_gives_its_amplitude_and_rhythm_on_new_speech(starte
     assert comparisons[0].axis == 0 and abs(comparisons[0].reference_hz - NOD_HZ) < 0.03
     assert abs(rhythm_error) <= 0.15, (comparisons, base)
     assert all(0.7 <= r <= 1.3 for r in ratio), (ratio, comparisons, base)
+    assert all(0.85 <= r <= 1.15 for c in comparisons for r in c.amplitude_ratio), comparisons
     assert base.amplitude_ratio[0] < 0.5  # without the style the nod is not there
 
 

@@ -3,13 +3,15 @@ is known."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from backend.adaptation.calibrate_pose import measure_calibration
 from backend.adaptation.pose_rhythm import compare_pose, dominant_axis, dominant_rhythm, pose_amplitude, pose_offset
-from backend.inference.pose_calibration import RESPONSE_BINS, PoseCalibration, rhythm_filter
+from backend.inference.pose_calibration import RESPONSE_BINS, SPREAD_BOUND, PoseCalibration, rhythm_filter
 
 FPS = 25.0
 
@@ -80,11 +82,39 @@ def test_strength_zero_is_no_calibration_and_one_is_the_measured_one():
         torch.tensor([2.0, 0.5, 1.0]),
         torch.tensor([0.0, 0.1, -0.1]),
         torch.rand(3, RESPONSE_BINS, generator=torch.Generator().manual_seed(0)) + 0.5,
+        torch.tensor([0.05, 0.02, 0.01]),
     )
     head = nodding(8, 2.0, 0.7, rng).astype(np.float32)
     np.testing.assert_allclose(calibration.at_strength(0.0).apply(head, FPS), head, atol=1e-6)
     np.testing.assert_allclose(calibration.at_strength(1.0).apply(head, FPS), calibration.apply(head, FPS), atol=1e-6)
     np.testing.assert_allclose(PoseCalibration.identity().apply(head, FPS), head, atol=1e-6)
+
+
+def test_one_take_carries_the_reference_spread_whatever_its_draw():
+    """PoseGPT samples: one take on new speech moves 20-25 % more or less than another. The calibration measured on
+    the reference's speech is right on average; the clip factor brings each take's spread per axis to the
+    reference's, keeps the held tilt and the rhythm, and stays bounded and weaker on short clips."""
+    rng = np.random.default_rng(4)
+    reference = nodding(10, 5.0, 0.6, rng, held_tilt_deg=6.0)
+    draws = [nodding(10, 1.5 * size, 0.6, rng, noise_deg=0.4 * size) for size in (0.8, 1.0, 1.25, 1.0)]
+    calibration = measure_calibration(draws, reference, FPS)
+    without = dataclasses.replace(calibration, spread=None)  # as a format-2 style generates
+    for size in (0.7, 1.4):  # a narrow and a wide take of the same style on new speech
+        take = nodding(40, 1.5 * size, 0.6, rng, noise_deg=0.4 * size)
+        before = compare_pose(without.apply(take, FPS), reference, FPS)
+        after = compare_pose(calibration.apply(take, FPS), reference, FPS)
+        assert not all(0.8 < r < 1.25 for r in before.amplitude_ratio), (size, before)
+        np.testing.assert_allclose(after.amplitude_ratio, 1.0, atol=0.03, err_msg=str(size))
+        assert abs(after.offset_error_deg[2]) < 0.5 and abs(after.rhythm_error_hz) < 0.05, (size, after)
+        assert abs(after.offset_error_deg[2] - before.offset_error_deg[2]) < 1e-3  # the rescale keeps the mean
+    wild = nodding(40, 6.0, 0.6, rng, noise_deg=1.6)  # 4x too wide: not a draw of the style, bounded
+    np.testing.assert_allclose(calibration.clip_factor(without.apply(wild, FPS), FPS), 1 / SPREAD_BOUND, rtol=1e-6)
+    short = without.apply(nodding(2, 1.5 * 1.4, 0.6, rng, noise_deg=0.56), FPS)  # 2 s: a fifth of the correction
+    long = without.apply(nodding(40, 1.5 * 1.4, 0.6, rng, noise_deg=0.56), FPS)
+    assert np.all(
+        np.abs(np.log(calibration.clip_factor(short, FPS)))
+        < 0.3 * np.abs(np.log(calibration.clip_factor(long, FPS))) + 0.05
+    )
 
 
 def test_the_rhythm_filter_passes_the_mean_and_keeps_the_length():

@@ -7,11 +7,12 @@ import dataclasses
 import json
 import struct
 
+import numpy as np
 import pytest
 import torch
 
 from backend.eyes.eye_motion import EyeStyle
-from backend.inference.pose_calibration import RESPONSE_BINS, PoseCalibration
+from backend.inference.pose_calibration import RESPONSE_BINS, PoseCalibration, rhythm_filter
 from backend.inference.style_files import (
     STYLE_FORMAT,
     Style,
@@ -55,6 +56,7 @@ def style(checkpoint) -> Style:
             torch.tensor([2.0, 0.5, 1.5]),
             torch.tensor([0.0, 0.0, 0.1]),
             torch.rand(3, RESPONSE_BINS, generator=generator) + 0.5,
+            torch.tensor([0.05, 0.03, 0.02]),
         ),
     )
 
@@ -69,7 +71,7 @@ def test_a_style_file_round_trips(style, checkpoint, tmp_path):
     assert torch.equal(loaded.pose_style, style.pose_style) and torch.equal(
         loaded.expression_style, style.expression_style
     )
-    for part in ("gain", "offset", "response"):
+    for part in ("gain", "offset", "response", "spread"):
         assert torch.equal(getattr(loaded.pose_calibration, part), getattr(style.pose_calibration, part))
     assert dataclasses.replace(
         loaded, adapter={}, pose_style=None, expression_style=None, pose_calibration=None
@@ -98,6 +100,30 @@ def test_a_format_1_style_reads_as_uncalibrated(style, checkpoint, tmp_path):
     assert torch.equal(loaded.pose_calibration.gain, torch.ones(3))
     assert torch.equal(loaded.pose_calibration.offset, torch.zeros(3))
     assert torch.equal(loaded.pose_calibration.response, torch.ones(3, RESPONSE_BINS))
+
+
+def test_a_format_2_style_reads_without_the_clip_factor(style, checkpoint, tmp_path):
+    path = tmp_path / "old.safetensors"
+    save_style(path, style)
+    tensors, metadata = read_tensors(path, "style file", StyleError)
+    del tensors["pose_spread"]
+    write_tensors(path, tensors, metadata | {"format": "adamesh-style/2"})
+    loaded = load_style(path, checkpoint).pose_calibration
+    assert loaded.spread is None and torch.equal(loaded.gain, style.pose_calibration.gain)
+    head = np.radians(np.random.default_rng(0).standard_normal((300, 3)))  # generated as before format 3:
+    before = rhythm_filter(head, 25.0, loaded.response.double().numpy()) * loaded.gain.numpy() + loaded.offset.numpy()
+    np.testing.assert_allclose(loaded.apply(head, 25.0), before, atol=1e-6)
+    assert not np.allclose(style.pose_calibration.apply(head, 25.0), before, atol=1e-3)  # the clip factor acts
+
+
+def test_a_damaged_pose_spread_is_named(style, checkpoint, tmp_path):
+    path = tmp_path / "style.safetensors"
+    save_style(
+        path,
+        dataclasses.replace(style, pose_calibration=dataclasses.replace(style.pose_calibration, spread=torch.ones(2))),
+    )
+    with pytest.raises(StyleError, match="pose calibration of shapes"):
+        load_style(path, checkpoint)
 
 
 def test_a_damaged_header_is_named(style, tmp_path):
@@ -134,7 +160,7 @@ def test_a_newer_or_foreign_format_is_refused(style, tmp_path, tiny_checkpoint):
     header_length = struct.unpack("<Q", data[:8])[0]
     header = data[8 : 8 + header_length]
     assert json.loads(header)["__metadata__"]["format"] == STYLE_FORMAT
-    newer = header.replace(b'"adamesh-style/2"', b'"adamesh-style/3"')  # same length: the offsets stay valid
+    newer = header.replace(b'"adamesh-style/3"', b'"adamesh-style/4"')  # same length: the offsets stay valid
     path.write_bytes(data[:8] + newer + data[8 + header_length :])
     with pytest.raises(StyleError, match="newer AdaMesh.*update the AdaMesh add-on"):
         load_style(path)

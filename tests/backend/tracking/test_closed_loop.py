@@ -53,13 +53,27 @@ def blinks(values: np.ndarray, threshold: float = 0.5) -> list[int]:
     return [int(a + np.argmax(values[a : b + 1])) for a, b in zip(starts, ends)]
 
 
-def test_head_pitch_and_yaw_within_2_degrees_rms(loop):
+def true_head_about_rest(head: np.ndarray) -> np.ndarray:
+    """[T, 3] the rendered head rotations about their mean, as the tracker reports the head."""
+    return relative_to_rest(np.stack([axis_angle_to_matrix(h) for h in head.astype(np.float64)]))
+
+
+def test_head_pitch_yaw_and_roll_within_2_degrees_rms(loop):
     truth, head, clip, n, _ = loop
-    true_head = relative_to_rest(np.stack([axis_angle_to_matrix(h) for h in head.astype(np.float64)]))
-    error = np.degrees(clip.head[:n] - true_head)
+    error = np.degrees(clip.head[:n] - true_head_about_rest(head))
     rms = np.sqrt((error**2).mean(axis=0))
     print(f"head RMS error (deg): pitch {rms[0]:.2f}, yaw {rms[1]:.2f}, roll {rms[2]:.2f}")
-    assert rms[0] <= 2.0 and rms[1] <= 2.0
+    assert rms[0] <= 2.0 and rms[1] <= 2.0 and rms[2] <= 2.0
+
+
+def test_the_nod_is_the_truths_within_20_percent(loop):
+    """The nod's size (the pitch's standard deviation) is what a style keeps of the head: jitter in the per-frame
+    pose, or a pose that turns further than the face, would read as more nodding (measured: 1.54 against 1.36 deg;
+    before the views' own turn was taken out, 2.5)."""
+    _, head, clip, n, _ = loop
+    tracked, truth = np.degrees(clip.head[:n, 0].std()), np.degrees(true_head_about_rest(head)[:, 0].std())
+    print(f"nod {tracked:.2f} deg (truth {truth:.2f})")
+    assert abs(tracked - truth) <= 0.2 * truth
 
 
 def test_mouth_opening_correlates(loop):
@@ -68,6 +82,17 @@ def test_mouth_opening_correlates(loop):
     jaw = np.corrcoef(clip.jaw[:n, 0], truth.jaw[:n, 0])[0, 1]
     print(f"mouth opening correlation {opening:.3f} (jaw channel alone {jaw:.3f})")
     assert opening >= 0.9
+
+
+def test_the_jaw_channel_follows_the_jaw(loop):
+    """How the opening is split between the jaw and the lips (ICT's jawOpen, mouthLowerDown and mouthClose move the
+    lip points alike; the chin tells them apart): the jaw channel alone correlates with the truth's jaw and spans
+    its range (the 95th percentile of the opening). Measured: 0.72, 12.1 against 10.8 deg."""
+    truth, _, clip, n, _ = loop
+    correlation = np.corrcoef(clip.jaw[:n, 0], truth.jaw[:n, 0])[0, 1]
+    tracked, true = (float(np.degrees(np.percentile(c.jaw[:n, 0], 95))) for c in (clip, truth))
+    print(f"jaw channel correlation {correlation:.3f}, range {tracked:.1f} deg (truth {true:.1f})")
+    assert correlation >= 0.65 and abs(tracked - true) <= 0.2 * true
 
 
 def smile(clip, n: int) -> tuple[float, float]:
@@ -171,7 +196,8 @@ def test_the_smiles_side_reappears_on_new_speech(adapted):
 
 def test_the_jaw_range_is_the_references(adapted):
     """Each style gives new speech the jaw range of the motion it learnt from. The tracked motion's range is wider
-    than the truth's (the jaw channel takes some of the lips' opening, docs/tracking.md), and so is the style's."""
+    than the truth's (12.1 against 10.8 deg: the jaw channel takes some of the lips' opening, docs/tracking.md), and
+    so is the style's (13.8)."""
     for style, reference in (("from the clip", "reference"), ("from the video", "tracked reference")):
         generated, learnt = adapted[style]["jaw range (deg)"], adapted[reference]["jaw range (deg)"]
         assert abs(generated - learnt) <= 0.2 * learnt, (style, generated, learnt)
@@ -180,8 +206,8 @@ def test_the_jaw_range_is_the_references(adapted):
 def test_the_nod_follows_the_motion_each_style_learnt_from(adapted):
     """Since the pose calibration (Adapt Style reproduces the reference's own nod amplitude), each style nods like the
     motion it learnt from, and the tracked motion nods more than the truth (its pitch error adds to the spread).
-    Measured with the starter at ADAPT_STEPS: from the video 0.97x the tracked nod; from the clip 0.59x the truth's
-    (this short reference's nod sits on the base model's own motion; docs/tracking.md)."""
+    Measured with the starter at ADAPT_STEPS: from the video 0.95x the tracked nod (1.47 against 1.54 deg); from the
+    clip 0.78x the truth's (1.06 against 1.36; docs/tracking.md)."""
     for style, reference in (("from the clip", "reference"), ("from the video", "tracked reference")):
         generated, learnt = adapted[style]["nod (deg)"], adapted[reference]["nod (deg)"]
         assert abs(generated - learnt) <= 0.45 * learnt, (style, generated, learnt)
