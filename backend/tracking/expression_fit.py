@@ -34,6 +34,15 @@ CORNER_ACROSS = 9.0  # weight of a mouth corner across the lip line, against 1 f
 CORNER_ALONG = 0.1  # and along it
 SKIN = 0.3  # weight of the chin and cheek points
 PASSES = 2
+# A mouth side turned away from the camera is seen poorly: a broad smile's raised cheek hides its corner, and
+# MediaPipe puts the corner where the lip line still shows, below its lift (measured on the rendered ICT head turned
+# 20 degrees: the far corner lifted 6 px where the mesh's rose 14). There, each left/right pair of mouth shapes is
+# pulled towards the left-right difference the clip shows where each side is seen, instead of towards no difference.
+SIDE_PAIRS = ("mouthSmile", "mouthFrown", "mouthStretch", "mouthPress")
+SIDE_PRIOR = 2.0  # cm^2 per unit of a pair's difference from the clip's, the side fully hidden
+SEEN_DEG = 5.0  # head yaw towards one side up to which that side's corner is seen
+HIDDEN_DEG = 15.0  # and from which it is hidden (linear between)
+MIN_SEEN_FRAMES = 25  # a side seen in fewer frames (counted as far as seen) gives no difference to pull towards
 ALTERNATIONS = 3  # pose <-> weights per frame
 
 
@@ -57,6 +66,8 @@ def fit_face(model: FaceModel, observed: np.ndarray, progress: Callable[[float],
     poses: list[Pose] = [None] * n_frames
     residual = np.zeros(n_frames)
     regulariser = np.sqrt(SMOOTHING + SHRINKAGE) * np.eye(n_shapes)
+    sides = _side_pairs(model.shape_names)
+    asymmetry = None  # [pairs] the clip's left-right difference where each side is seen, after the first pass
     for pass_ in range(PASSES):
         person = np.tensordot(identity, identity_basis, axes=1) + offset  # the person's difference from the template
         previous = np.zeros(n_shapes)
@@ -75,9 +86,11 @@ def fit_face(model: FaceModel, observed: np.ndarray, progress: Callable[[float],
                 moved = np.einsum("pij,pj->pi", root, moved).reshape(-1)
                 shape_images = np.einsum("pij,kpj->pik", root, shape_images).reshape(-1, n_shapes)
                 prior = SMOOTHING * previous / np.sqrt(SMOOTHING + SHRINKAGE)
+                # a hidden side's pairs pulled towards the clip's difference (none before it is known)
+                pull = 0.0 if asymmetry is None else np.sqrt(SIDE_PRIOR * _hidden_sides(pose).max())
                 weights[t] = lsq_linear(
-                    np.vstack([shape_images, regulariser]),
-                    np.concatenate([moved, prior]),
+                    np.vstack([shape_images, regulariser, pull * sides]),
+                    np.concatenate([moved, prior, pull * (np.zeros(len(sides)) if asymmetry is None else asymmetry)]),
                     bounds=(0.0, 1.0),
                     method="bvls",
                 ).x
@@ -89,8 +102,37 @@ def fit_face(model: FaceModel, observed: np.ndarray, progress: Callable[[float],
         if pass_ < PASSES - 1:
             identity = _fit_identity(model, poses, observed, weights, basis, identity_basis)
             offset = _upper_face_offset(model, poses, observed, weights, basis, identity_basis, identity)
+            asymmetry = _seen_asymmetry(weights, poses, sides)
     rotations = np.stack([pose.rotation for pose in poses])
     return FaceFit(weights.astype(np.float32), rotations, residual.astype(np.float32), identity.astype(np.float32))
+
+
+def _side_pairs(shape_names: tuple[str, ...]) -> np.ndarray:
+    """[pairs, K]: each row the left minus the right shape of one of SIDE_PAIRS."""
+    pairs = [name for name in SIDE_PAIRS if f"{name}_L" in shape_names]
+    rows = np.zeros((len(pairs), len(shape_names)))
+    for row, name in enumerate(pairs):
+        rows[row, shape_names.index(f"{name}_L")], rows[row, shape_names.index(f"{name}_R")] = 1.0, -1.0
+    return rows
+
+
+def _hidden_sides(pose: Pose) -> np.ndarray:
+    """[2] how far the face's left and right mouth corners are hidden, 0 (seen) to 1: by the head's yaw, which turns
+    the left side away from the camera when positive (the clip's axes)."""
+    forward = pose.rotation[:, 2]
+    yaw = np.degrees(np.arctan2(forward[0], forward[2]))
+    return np.clip((np.array([yaw, -yaw]) - SEEN_DEG) / (HIDDEN_DEG - SEEN_DEG), 0.0, 1.0)
+
+
+def _seen_asymmetry(weights: np.ndarray, poses: list[Pose], sides: np.ndarray) -> np.ndarray | None:
+    """[pairs] each pair's mean left weight over the frames its left side is seen, minus the mean right weight over
+    the frames its right side is seen (each frame counted as far as it is seen); None (no pull) when either side is
+    seen in under MIN_SEEN_FRAMES."""
+    seen = 1.0 - np.stack([_hidden_sides(pose) for pose in poses])  # [T, 2]
+    if seen.sum(axis=0).min() < MIN_SEEN_FRAMES:
+        return None
+    left, right = np.clip(sides, 0, None), np.clip(-sides, 0, None)
+    return (seen[:, 0] @ weights @ left.T) / seen[:, 0].sum() - (seen[:, 1] @ weights @ right.T) / seen[:, 1].sum()
 
 
 def _root_weights(model: FaceModel, pose: Pose) -> np.ndarray:

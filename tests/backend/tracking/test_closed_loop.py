@@ -108,12 +108,10 @@ def test_smile_size_within_30_percent(loop):
     assert abs(size - true_size) <= 0.3 * true_size
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured: the crooked smile's asymmetry reads 37 % short (the far mouth corner of a turned head: "
-    "MediaPipe puts it where the raised cheek lets the lip line show, below its lift); docs/tracking.md",
-)
 def test_smile_side_within_30_percent(loop):
+    """The crooked smile's asymmetry. The mouth side turned away is seen poorly (its corner hidden by the raised
+    cheek, MediaPipe puts it below its lift): measured 37 % short with its pairs pulled towards no difference there,
+    24 % short pulled towards the difference the clip shows where each side is seen (docs/tracking.md)."""
     truth, _, clip, n, _ = loop
     (_, side), (_, true_side) = smile(clip, n), smile(truth, n)
     assert np.sign(side) == np.sign(true_side) and abs(side - true_side) <= 0.3 * abs(true_side)
