@@ -14,6 +14,8 @@ sharpest thing MediaPipe sees, where it ends along the line the vaguest (MediaPi
 towards a symmetric mouth), and the chin and cheek points on smooth skin are placed by its face prior more than by
 the picture (measured on the rendered ICT head with a crooked smile: the less-smiling corner pushed outwards as
 far as the other, the chin shifted towards the smile; equal weights read the smile's side at 40 % of its size).
+A mouth side turned away from the camera is seen worst of all; there, in the second pass, its left/right shape pairs
+are pulled towards the difference the first pass read where each side is seen (SIDE_PAIRS).
 """
 
 from __future__ import annotations
