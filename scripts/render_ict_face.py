@@ -9,6 +9,7 @@ load bpy and mediapipe into one process (the tests and scripts/make_tracking_tem
   weights  float32 [T, 53]  ICT shape weights per frame (the face's expression_names order)
   head     float32 [T, 3]   head rotation, axis-angle in the clip's axes (+X subject's left, +Y up, +Z forward)
   size     int [2]          width, height;  optional `offset` float32 [T, 2]: the head's shift in metres (x, up)
+  optional `identity` float32 [2]: (K, W), identity mode K mixed in at weight W (another face than the template's)
 Frames are written as OUT_DIR/00000.png ...; a second head (`second_head` = 1) puts a smaller face beside it.
 """
 
@@ -57,7 +58,8 @@ def main(spec_path: str, out_dir: str) -> None:
     names = load_ict_face().expression_names
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
-    face = build_ict_head("Face")
+    identity = (int(spec["identity"][0]), float(spec["identity"][1])) if "identity" in spec else (None, 1.0)
+    face = build_ict_head("Face", *identity)
     bone = head_bone(face)
     if "second_head" in spec and int(spec["second_head"]):
         other = build_ict_head("Other").parent

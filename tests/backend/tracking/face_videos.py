@@ -34,9 +34,15 @@ def ict_weights(clip: MotionClip) -> np.ndarray:
 
 
 def render_frames(
-    weights: np.ndarray, head: np.ndarray, size=(640, 480), offset: np.ndarray | None = None, second_head: bool = False
+    weights: np.ndarray,
+    head: np.ndarray,
+    size=(640, 480),
+    offset: np.ndarray | None = None,
+    second_head: bool = False,
+    identity: tuple[int, float] | None = None,
 ) -> list[np.ndarray]:
-    """RGB frames of the ICT head with these shape weights [T, 53] and head rotations [T, 3] (clip axes)."""
+    """RGB frames of the ICT head with these shape weights [T, 53] and head rotations [T, 3] (clip axes);
+    `identity` (K, W) mixes in the FaceKit's identity mode K at weight W (another face)."""
     with tempfile.TemporaryDirectory(prefix="adamesh-face-") as folder:
         spec = Path(folder) / "spec.npz"
         arrays = {"weights": weights.astype(np.float32), "head": head.astype(np.float32), "size": np.array(size)}
@@ -44,6 +50,8 @@ def render_frames(
             arrays["offset"] = offset.astype(np.float32)
         if second_head:
             arrays["second_head"] = np.array(1)
+        if identity is not None:
+            arrays["identity"] = np.array(identity, dtype=np.float32)
         np.savez(spec, **arrays)
         result = subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "render_ict_face.py"), str(spec), folder],
@@ -116,10 +124,16 @@ DEMO_REFERENCE = ROOT / "assets" / "demo" / "reference.npz"  # with its speech, 
 
 
 def speaking_video(
-    path: Path, seconds: float | None = None, size=(640, 480), turn_deg: float = 0.0, sound_rate: int = 16000
+    path: Path,
+    seconds: float | None = None,
+    size=(640, 480),
+    turn_deg: float = 0.0,
+    sound_rate: int = 16000,
+    identity: tuple[int, float] | None = None,
 ) -> tuple[Path, MotionClip, np.ndarray]:
     """The ICT head speaking the demo reference (its first `seconds`; None: all 10.7 s) with its sound, the head
-    turned `turn_deg` to the subject's left and then to the right (one sine over the clip). Returns (video,
+    turned `turn_deg` to the subject's left and then to the right (one sine over the clip); `identity` (K, W): another
+    face, the FaceKit's identity mode K at weight W. Returns (video,
     the truth clip, the head rotations rendered [T, 3])."""
     truth = load_clip(DEMO_REFERENCE)
     if seconds is not None:
@@ -129,5 +143,5 @@ def speaking_video(
     head = truth.head.copy()
     head[:, 1] += np.radians(turn_deg) * np.sin(2 * np.pi * times / truth.duration)
     sound = load_audio(DEMO_REFERENCE.with_suffix(".flac"))[: int(truth.duration * sound_rate)]
-    frames = render_frames(ict_weights(truth), head, size=size)
+    frames = render_frames(ict_weights(truth), head, size=size, identity=identity)
     return write_video(path, frames, truth.fps, sound, sound_rate), truth, head
