@@ -82,23 +82,23 @@ def fit_face(model: FaceModel, observed: np.ndarray, progress: Callable[[float],
                 pose = fit_pose(shaped[model.rigid], image[model.rigid], pose)
                 neutral = model.template_at(pose.rotation) + person
                 # image of the neutral and of each shape under this pose, in model units (cm)
-                moved = (image - pose.project(neutral)) / pose.scale
+                moved = _misfit(pose, image, neutral)
                 shape_images = (basis @ pose.rotation.T)[:, :, :2]
                 root = _root_weights(model, pose)
                 moved = np.einsum("pij,pj->pi", root, moved).reshape(-1)
                 shape_images = np.einsum("pij,kpj->pik", root, shape_images).reshape(-1, n_shapes)
-                prior = SMOOTHING * previous / np.sqrt(SMOOTHING + SHRINKAGE)
-                # a hidden side's pairs pulled towards the clip's difference (none before it is known)
-                pull = 0.0 if asymmetry is None else np.sqrt(SIDE_PRIOR * _hidden_sides(pose).max())
-                weights[t] = lsq_linear(
-                    np.vstack([shape_images, regulariser, pull * sides]),
-                    np.concatenate([moved, prior, pull * (np.zeros(len(sides)) if asymmetry is None else asymmetry)]),
-                    bounds=(0.0, 1.0),
-                    method="bvls",
-                ).x
+                rows, targets = (
+                    [shape_images, regulariser],
+                    [moved, SMOOTHING * previous / np.sqrt(SMOOTHING + SHRINKAGE)],
+                )
+                if asymmetry is not None:  # a hidden side's pairs pulled towards the clip's difference
+                    pull = np.sqrt(SIDE_PRIOR * _hidden_sides(pose).max())
+                    rows.append(pull * sides)
+                    targets.append(pull * asymmetry)
+                weights[t] = lsq_linear(np.vstack(rows), np.concatenate(targets), bounds=(0.0, 1.0), method="bvls").x
                 shaped = neutral + np.tensordot(weights[t], basis, axes=1)
             poses[t], previous = pose, weights[t]
-            residual[t] = np.sqrt((((image - pose.project(shaped)) / pose.scale) ** 2).sum(axis=1).mean())
+            residual[t] = np.sqrt((_misfit(pose, image, shaped) ** 2).sum(axis=1).mean())
             if progress is not None and t % 10 == 0:
                 progress((pass_ * n_frames + t + 1) / (PASSES * n_frames))
         if pass_ < PASSES - 1:
@@ -137,6 +137,12 @@ def _seen_asymmetry(weights: np.ndarray, poses: list[Pose], sides: np.ndarray) -
     return (seen[:, 0] @ weights @ left.T) / seen[:, 0].sum() - (seen[:, 1] @ weights @ right.T) / seen[:, 1].sum()
 
 
+def _misfit(pose: Pose, image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """[P, 2] where the landmarks `image` [P, 2] (pixels) lie from `points` [P, 3] seen under `pose`, in model
+    units (cm)."""
+    return (image - pose.project(points)) / pose.scale
+
+
 def _root_weights(model: FaceModel, pose: Pose) -> np.ndarray:
     """[P, 2, 2] square roots of the points' weights in the image (applied to a point's 2-D misfit): the mouth's
     corners weighted across and along the lip line (the face's left-right axis as seen), the skin points less."""
@@ -163,7 +169,7 @@ def _fit_identity(
     for t, pose in enumerate(poses):
         shaped = model.template_at(pose.rotation) + np.tensordot(weights[t], basis, axes=1)
         rows.append((identity_basis @ pose.rotation.T)[:, :, :2].reshape(len(identity_basis), -1).T)
-        targets.append(((observed[t, :, :2] - pose.project(shaped)) / pose.scale).reshape(-1))
+        targets.append(_misfit(pose, observed[t, :, :2], shaped).reshape(-1))
     matrix, target = np.vstack(rows), np.concatenate(targets)
     gram = matrix.T @ matrix / len(poses) + IDENTITY_PRIOR * np.eye(matrix.shape[1])
     return np.linalg.solve(gram, matrix.T @ target / len(poses))
@@ -184,7 +190,7 @@ def _upper_face_offset(
     for t, pose in enumerate(poses):
         shaped = model.template_at(pose.rotation) + person + np.tensordot(weights[t], basis, axes=1)
         flat = np.zeros((len(shaped), 3))
-        flat[:, :2] = (observed[t, :, :2] - pose.project(shaped)) / pose.scale
+        flat[:, :2] = _misfit(pose, observed[t, :, :2], shaped)
         residuals.append(flat @ pose.rotation)
     offset = np.median(np.stack(residuals), axis=0)
     offset[model.mouth] = 0.0
